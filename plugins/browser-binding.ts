@@ -1,0 +1,36 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { Config } from './config.js'
+
+/**
+ * One random secret per sign-in, kept in an HttpOnly cookie. The signed state carries only its SHA-256,
+ * so a state replayed in another browser fails; for Facebook the same secret is the PKCE verifier and its
+ * hash the code_challenge, so the verifier never leaves the browser's cookie and the token exchange.
+ */
+export function bindingCookie (config: Config) {
+  const secure = config.FACEBOOK_REDIRECT_URI.startsWith('https:')
+  // The __Host- prefix makes browsers refuse the cookie unless it is Secure, host-only and Path=/.
+  const name = secure ? '__Host-oauth_binding' : 'oauth_binding'
+  const attributes = { httpOnly: true, sameSite: 'lax', path: '/', secure } as const
+  const maxAge = config.STATE_TOKEN_TTL_SECONDS
+
+  return {
+    name,
+    start (reply: FastifyReply): { secret: string, binding: string } {
+      const secret = randomBytes(32).toString('base64url')
+      reply.setCookie(name, secret, { ...attributes, maxAge })
+      return { secret, binding: hashOf(secret) }
+    },
+    /** Clears the cookie and returns its secret when it hashes to `binding`. */
+    finish (request: FastifyRequest, reply: FastifyReply, binding: string | undefined): string | undefined {
+      const secret = request.cookies[name]
+      reply.clearCookie(name, attributes)
+      if (secret === undefined || binding === undefined || secret.length > 128) return undefined
+      const actual = Buffer.from(hashOf(secret))
+      const expected = Buffer.from(binding)
+      return actual.length === expected.length && timingSafeEqual(actual, expected) ? secret : undefined
+    }
+  }
+}
+
+const hashOf = (secret: string) => createHash('sha256').update(secret).digest('base64url')

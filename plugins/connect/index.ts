@@ -1,0 +1,50 @@
+import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
+import { csvList } from '../config.js'
+import { verifyConnectLink } from '../connect-link.js'
+import { escapeHtml, renderPage } from '../html.js'
+import type { PageSummary } from '../store/index.js'
+
+const ConnectQuery = Type.Object({
+  link: Type.Optional(Type.String({ maxLength: 1024 })),
+  connected: Type.Optional(Type.Literal('facebook')),
+  missing: Type.Optional(Type.String({ pattern: '^[a-z_]+(,[a-z_]+)*$', maxLength: 512 }))
+})
+
+function describePage (page: PageSummary): string {
+  const state = page.status === 'needs_reconnect'
+    ? 'needs to be connected again'
+    : page.canMessage ? 'the bot can message its customers' : 'the bot cannot message its customers (you lack the Messaging task on this Page)'
+  const category = page.category === '' ? '' : ` <span class="muted">(${escapeHtml(page.category)})</span>`
+  return `<li><strong>${escapeHtml(page.name)}</strong>${category}: ${state}</li>`
+}
+
+const connect: FastifyPluginAsyncTypebox = async (fastify) => {
+  const requestedScopes = new Set(csvList(fastify.config.FACEBOOK_SCOPES))
+
+  fastify.get('/connect', { schema: { querystring: ConnectQuery }, onRequest: fastify.clientRateLimit }, async (request, reply) => {
+    const { link, connected, missing } = request.query
+    const { workspace } = verifyConnectLink(fastify, link)
+    const pages = await fastify.store.listPages(workspace)
+    const loginUrl = `/facebook/login?${new URLSearchParams({ link: link! })}`
+    // Only names this service asked for are shown, so the query cannot put arbitrary words on the page.
+    const declined = csvList(missing ?? '').filter(scope => requestedScopes.has(scope))
+
+    const parts = [`<p>Workspace <code>${escapeHtml(workspace)}</code></p>`]
+    if (connected === 'facebook') parts.push('<p class="notice">Your Facebook Pages are connected.</p>')
+    if (declined.length > 0) {
+      parts.push(`<p class="notice">Some permissions were not granted: ${escapeHtml(declined.join(', '))}. ` +
+        `The bot needs them to answer your customers. <a href="${escapeHtml(`${loginUrl}&rerequest=1`)}">Grant the missing permissions</a></p>`)
+    }
+    parts.push(pages.length === 0
+      ? '<p class="muted">No Pages connected yet.</p>'
+      : `<h2>Connected Pages</h2><ul>${pages.map(describePage).join('')}</ul>`)
+    parts.push(`<p><a class="button" href="${escapeHtml(loginUrl)}">Connect with Facebook</a></p>`)
+
+    return reply
+      .header('cache-control', 'no-store')
+      .type('text/html; charset=utf-8')
+      .send(renderPage('Connect your Facebook Pages', parts.join('')))
+  })
+}
+
+export default connect

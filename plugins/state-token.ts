@@ -1,0 +1,112 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import { type Static, Type } from '@sinclair/typebox'
+import { TypeCompiler } from '@sinclair/typebox/compiler'
+import fp from 'fastify-plugin'
+import { csvList } from './config.js'
+
+export const TOKEN_KINDS = ['connect', 'facebook', 'shopify'] as const
+export type TokenKind = typeof TOKEN_KINDS[number]
+
+export const WORKSPACE_PATTERN = '^[a-z0-9][a-z0-9-]{0,62}$'
+const MAX_TOKEN_LENGTH = 1024
+const MAX_FUTURE_SKEW_SECONDS = 30
+const TOKEN_SHAPE = /^[A-Za-z0-9_-]{1,960}\.[A-Za-z0-9_-]{43}$/
+const SIGNING_DOMAIN = 'state-token/v1.'
+
+const Claims = Type.Object({
+  v: Type.Literal(1),
+  kind: Type.Union(TOKEN_KINDS.map(kind => Type.Literal(kind))),
+  workspace: Type.String({ pattern: WORKSPACE_PATTERN }),
+  iat: Type.Integer({ minimum: 0 }),
+  exp: Type.Integer({ minimum: 0 }),
+  nonce: Type.String({ pattern: '^[A-Za-z0-9_-]{22}$' }),
+  binding: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{43}$' })),
+  linkExp: Type.Optional(Type.Integer({ minimum: 0 }))
+}, { additionalProperties: false })
+const checkClaims = TypeCompiler.Compile(Claims)
+
+export type Claims = Static<typeof Claims>
+export interface IssueOptions {
+  ttlSeconds?: number
+  /** an absolute expiry in seconds since the epoch, instead of ttlSeconds */
+  expiresAt?: number
+  /** base64url SHA-256 of a value only the browser holds (its cookie), binding the token to that browser */
+  binding?: string
+  /** expiry of the connect link the flow started from, so the flow can return to it */
+  linkExp?: number
+}
+
+export type StateTokenFailure = 'malformed' | 'signature' | 'expired' | 'future' | 'kind'
+export class StateTokenError extends Error {
+  override name = 'StateTokenError'
+  constructor (readonly reason: StateTokenFailure) {
+    super(`state token refused: ${reason}`)
+  }
+}
+
+const sign = (secret: string, payload: string) =>
+  createHmac('sha256', secret).update(SIGNING_DOMAIN).update(payload).digest()
+
+export function issueToken (secrets: string[], kind: TokenKind, workspace: string, options: IssueOptions, nowSeconds: number): string {
+  const claims: Claims = {
+    v: 1,
+    kind,
+    workspace,
+    iat: nowSeconds,
+    exp: options.expiresAt ?? nowSeconds + (options.ttlSeconds ?? 0),
+    nonce: randomBytes(16).toString('base64url'),
+    ...(options.binding === undefined ? {} : { binding: options.binding }),
+    ...(options.linkExp === undefined ? {} : { linkExp: options.linkExp })
+  }
+  const payload = Buffer.from(JSON.stringify(claims)).toString('base64url')
+  return `${payload}.${sign(secrets[0]!, payload).toString('base64url')}`
+}
+
+/** Shape and length are checked before any crypto; the signature before the payload is parsed. */
+export function verifyToken (secrets: string[], token: unknown, kind: TokenKind, nowSeconds: number): Claims {
+  if (typeof token !== 'string' || token.length > MAX_TOKEN_LENGTH || !TOKEN_SHAPE.test(token)) {
+    throw new StateTokenError('malformed')
+  }
+  const dot = token.indexOf('.')
+  const payload = token.slice(0, dot)
+  // Compared as text: base64url decoding ignores the last character's spare bits, so comparing decoded
+  // bytes would accept several spellings of one signature.
+  const signature = Buffer.from(token.slice(dot + 1))
+  const signedByUs = secrets.some(secret => {
+    const expected = Buffer.from(sign(secret, payload).toString('base64url'))
+    return signature.length === expected.length && timingSafeEqual(signature, expected)
+  })
+  if (!signedByUs) throw new StateTokenError('signature')
+
+  let claims: unknown
+  try {
+    claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'))
+  } catch {
+    throw new StateTokenError('malformed')
+  }
+  if (!checkClaims.Check(claims)) throw new StateTokenError('malformed')
+  if (claims.kind !== kind) throw new StateTokenError('kind')
+  if (claims.iat > nowSeconds + MAX_FUTURE_SKEW_SECONDS) throw new StateTokenError('future')
+  if (claims.exp <= nowSeconds) throw new StateTokenError('expired')
+  return claims
+}
+
+export interface StateTokens {
+  issue (kind: TokenKind, workspace: string, options: IssueOptions): string
+  verify (token: unknown, kind: TokenKind): Claims
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    stateToken: StateTokens
+  }
+}
+
+export default fp<{ clock?: () => number }>(async (fastify, { clock = Date.now }) => {
+  const secrets = csvList(fastify.config.STATE_TOKEN_SECRET)
+  const now = () => Math.floor(clock() / 1000)
+  fastify.decorate('stateToken', {
+    issue: (kind, workspace, options) => issueToken(secrets, kind, workspace, options, now()),
+    verify: (token, kind) => verifyToken(secrets, token, kind, now())
+  } satisfies StateTokens)
+}, { name: 'state-token', dependencies: ['config'], fastify: '5.x' })

@@ -1,0 +1,155 @@
+import { join } from 'node:path'
+import fp from 'fastify-plugin'
+import { type Cipher, createCipher, parseEncryptionKeys } from './cipher.js'
+import { type Db, openPglite } from './db.js'
+import { migrate } from './migrations.js'
+
+export type PageStatus = 'connected' | 'needs_reconnect'
+
+export interface ConnectedPage {
+  id: string
+  name: string
+  category: string
+  tasks: string[]
+  canMessage: boolean
+  accessToken: string
+}
+
+export interface PageSummary {
+  id: string
+  name: string
+  category: string
+  tasks: string[]
+  canMessage: boolean
+  status: PageStatus
+}
+
+export interface Connection {
+  workspace: string
+  user: { id: string, name: string, accessToken: string }
+  pages: ConnectedPage[]
+}
+
+const userAad = (id: string) => `facebook-user:${id}`
+const pageAad = (id: string) => `page:${id}`
+
+export function createStore (db: Db, cipher: Cipher) {
+  return {
+    async ping (): Promise<void> {
+      await db.query('SELECT 1')
+    },
+
+    async ensureWorkspace (workspace: string): Promise<void> {
+      await db.query('INSERT INTO workspaces (id) VALUES ($1) ON CONFLICT (id) DO NOTHING', [workspace])
+    },
+
+    async listWorkspaces (): Promise<Array<{ id: string, pageCount: number }>> {
+      return db.query(`
+        SELECT w.id, count(p.id)::integer AS "pageCount"
+        FROM workspaces w LEFT JOIN pages p ON p.workspace_id = w.id
+        GROUP BY w.id ORDER BY w.id`)
+    },
+
+    async listPages (workspace: string): Promise<PageSummary[]> {
+      return db.query(`
+        SELECT id, name, category, tasks, can_message AS "canMessage", status
+        FROM pages WHERE workspace_id = $1 ORDER BY name, id`, [workspace])
+    },
+
+    async deletePage (workspace: string, pageId: string): Promise<boolean> {
+      const rows = await db.query('DELETE FROM pages WHERE workspace_id = $1 AND id = $2 RETURNING id', [workspace, pageId])
+      return rows.length > 0
+    },
+
+    /**
+     * Stores the user and their Pages in one transaction, tokens sealed. Returns the Pages that were
+     * moved here from another workspace, with the workspace they left.
+     */
+    async saveConnection ({ workspace, user, pages }: Connection): Promise<Array<{ id: string, fromWorkspace: string }>> {
+      const userToken = cipher.seal(user.accessToken, userAad(user.id))
+      const incoming = pages.map(page => {
+        const token = cipher.seal(page.accessToken, pageAad(page.id))
+        return {
+          id: page.id,
+          name: page.name,
+          category: page.category,
+          tasks: page.tasks,
+          can_message: page.canMessage,
+          token_ciphertext: token.ciphertext,
+          token_key_id: token.keyId
+        }
+      })
+      return db.transaction(async tx => {
+        await tx.query('INSERT INTO workspaces (id) VALUES ($1) ON CONFLICT (id) DO NOTHING', [workspace])
+        await tx.query(`
+          INSERT INTO facebook_users (id, name, token_ciphertext, token_key_id) VALUES ($1, $2, $3, $4)
+          ON CONFLICT (id) DO UPDATE SET name = excluded.name, token_ciphertext = excluded.token_ciphertext,
+            token_key_id = excluded.token_key_id, updated_at = now()`,
+        [user.id, user.name, userToken.ciphertext, userToken.keyId])
+        // "previous" reads the snapshot from before the upsert, so it still sees each Page's old workspace;
+        // PostgreSQL runs the data-modifying CTE whether or not the outer query reads it.
+        return tx.query<{ id: string, fromWorkspace: string }>(`
+          WITH incoming AS (
+            SELECT * FROM jsonb_to_recordset($1::jsonb) AS t (id text, name text, category text, tasks jsonb,
+              can_message boolean, token_ciphertext text, token_key_id text)
+          ), previous AS (
+            SELECT id, workspace_id FROM pages WHERE id IN (SELECT id FROM incoming)
+          ), upserted AS (
+            INSERT INTO pages (id, workspace_id, name, category, tasks, can_message, status, connected_by,
+              token_ciphertext, token_key_id)
+            SELECT id, $2, name, category, tasks, can_message, 'connected', $3, token_ciphertext, token_key_id FROM incoming
+            ON CONFLICT (id) DO UPDATE SET workspace_id = excluded.workspace_id, name = excluded.name,
+              category = excluded.category, tasks = excluded.tasks, can_message = excluded.can_message,
+              status = 'connected', connected_by = excluded.connected_by, token_ciphertext = excluded.token_ciphertext,
+              token_key_id = excluded.token_key_id, updated_at = now()
+          )
+          SELECT id, workspace_id AS "fromWorkspace" FROM previous WHERE workspace_id <> $2`,
+        [JSON.stringify(incoming), workspace, user.id])
+      })
+    },
+
+    /** Re-seals every token not sealed under the first key; returns how many were rewritten. */
+    async reencrypt (): Promise<number> {
+      return db.transaction(async tx => {
+        let count = 0
+        for (const [table, aad] of [['facebook_users', userAad], ['pages', pageAad]] as const) {
+          const rows = await tx.query<{ id: string, token_ciphertext: string, token_key_id: string }>(
+            `SELECT id, token_ciphertext, token_key_id FROM ${table} WHERE token_key_id <> $1 FOR UPDATE`, [cipher.currentKeyId])
+          for (const row of rows) {
+            const plain = cipher.open({ ciphertext: row.token_ciphertext, keyId: row.token_key_id }, aad(row.id))
+            const sealed = cipher.seal(plain, aad(row.id))
+            await tx.query(`UPDATE ${table} SET token_ciphertext = $1, token_key_id = $2 WHERE id = $3`,
+              [sealed.ciphertext, sealed.keyId, row.id])
+            count++
+          }
+        }
+        return count
+      })
+    }
+  }
+}
+
+export type Store = ReturnType<typeof createStore>
+
+export async function openStore (options: { dataDir?: string, encryptionKeys: string, db?: Db }) {
+  const db = options.db ?? await openPglite(options.dataDir === undefined ? undefined : join(options.dataDir, 'pglite'))
+  await migrate(db)
+  return { db, store: createStore(db, createCipher(parseEncryptionKeys(options.encryptionKeys))) }
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    store: Store
+  }
+}
+
+/** With `db` given (tests share one per file), the caller owns and closes it. */
+export default fp<{ db?: Db }>(async (fastify, { db: sharedDb }) => {
+  const { db, store } = await openStore({
+    dataDir: fastify.config.DATA_DIR,
+    encryptionKeys: fastify.config.TOKEN_ENCRYPTION_KEY,
+    ...(sharedDb === undefined ? {} : { db: sharedDb })
+  })
+  fastify.decorate('store', store)
+  if (sharedDb === undefined) fastify.addHook('onClose', () => db.close())
+}, { name: 'store', dependencies: ['config'], fastify: '5.x' })

@@ -1,0 +1,54 @@
+import type { Db } from './db.js'
+
+/** Numbered, append-only: a released migration is never edited, a change is a new entry. */
+export const MIGRATIONS: ReadonlyArray<{ version: number, sql: string }> = [
+  {
+    version: 1,
+    sql: `
+      CREATE TABLE workspaces (
+        id text PRIMARY KEY,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE TABLE facebook_users (
+        id text PRIMARY KEY,
+        name text NOT NULL,
+        token_ciphertext text NOT NULL,
+        token_key_id text NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE TABLE pages (
+        id text PRIMARY KEY,
+        workspace_id text NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+        name text NOT NULL,
+        category text NOT NULL,
+        tasks jsonb NOT NULL,
+        can_message boolean NOT NULL,
+        status text NOT NULL DEFAULT 'connected' CHECK (status IN ('connected', 'needs_reconnect')),
+        connected_by text NOT NULL REFERENCES facebook_users (id),
+        token_ciphertext text NOT NULL,
+        token_key_id text NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX pages_workspace_idx ON pages (workspace_id);
+    `
+  }
+]
+
+// An arbitrary constant shared by every replica, so concurrent starts migrate one at a time.
+const MIGRATION_LOCK_KEY = 727_274_001
+
+export async function migrate (db: Db): Promise<number[]> {
+  return db.transaction(async tx => {
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY])
+    await tx.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())')
+    const applied = new Set((await tx.query<{ version: number }>('SELECT version FROM schema_migrations')).map(row => row.version))
+    const ran: number[] = []
+    for (const migration of MIGRATIONS) {
+      if (applied.has(migration.version)) continue
+      await tx.exec(migration.sql)
+      await tx.query('INSERT INTO schema_migrations (version) VALUES ($1)', [migration.version])
+      ran.push(migration.version)
+    }
+    return ran
+  })
+}

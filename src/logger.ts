@@ -1,0 +1,44 @@
+import { type FastifyReply, type FastifyRequest, type FastifyServerOptions, LogController } from 'fastify'
+import type { DestinationStream } from 'pino'
+
+// Keys that may hold a secret wherever they appear in a logged object (one level deep).
+const SECRET_KEYS = ['access_token', 'client_secret', 'appsecret_proof', 'fb_exchange_token', 'code_verifier', 'code',
+  'state', 'link', 'token', 'accessToken', 'authorization', 'cookie', 'set-cookie', 'next']
+
+const pathOf = (url: string) => url.split('?', 1)[0]
+
+export function loggerOptions (level: string, stream?: DestinationStream): FastifyServerOptions['logger'] {
+  return {
+    level,
+    ...(stream === undefined ? {} : { stream }),
+    redact: {
+      paths: [
+        ...SECRET_KEYS.flatMap(key => [`["${key}"]`, `*["${key}"]`]),
+        'req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', '*.paging.next'
+      ],
+      censor: '[redacted]'
+    },
+    serializers: {
+      // The path only: the query of /connect, /facebook/login and /facebook/callback carries links, codes and states.
+      req: request => ({ method: request.method, path: pathOf(request.url) })
+    }
+  }
+}
+
+/** One line per request, when it completes, with the path and never the query. */
+export class RequestLogController extends LogController {
+  constructor () {
+    super({ requestIdLogLabel: 'requestId' })
+  }
+
+  override incomingRequest () {}
+
+  // Fastify's own line names the URL with its query; the completed line already records the 404.
+  override routeNotFound () {}
+
+  override requestCompleted (error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply) {
+    const line = { method: request.method, path: pathOf(request.url), statusCode: reply.statusCode, responseTime: reply.elapsedTime }
+    if (error == null) reply.log.info(line, 'request completed')
+    else reply.log.error({ ...line, err: error }, 'request errored')
+  }
+}

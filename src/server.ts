@@ -1,0 +1,22 @@
+import closeWithGrace from 'close-with-grace'
+import { ConfigError, loadConfig } from '../plugins/config.js'
+import { buildServer } from './app.js'
+
+let config
+try {
+  config = loadConfig(process.env, { dotenv: true })
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err
+  process.stderr.write(`${err.message}\n`)
+  process.exit(1)
+}
+
+const server = await buildServer(config)
+
+closeWithGrace({ delay: 9000 }, async ({ signal, err }) => {
+  if (err !== undefined) server.log.error({ err }, 'shutting down after an error')
+  else server.log.info({ signal }, 'shutting down')
+  await server.close()
+})
+
+await server.listen({ port: config.PORT, host: config.HOST })

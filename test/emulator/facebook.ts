@@ -1,0 +1,191 @@
+import { createHash, createHmac, randomBytes } from 'node:crypto'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
+
+/**
+ * Plays Facebook for end-to-end tests and the demo: the Login dialog, the token endpoints and the Graph
+ * endpoints the service calls, checking what real Facebook checks (client secret, redirect_uri, PKCE,
+ * single-use codes, appsecret_proof).
+ */
+export interface EmulatedPage { id: string, name: string, category: string, tasks: string[] }
+
+export interface FacebookEmulatorOptions {
+  appId: string
+  appSecret: string
+  host?: string
+  port?: number
+  /** approve the dialog at once with every scope, as a test client without a browser needs */
+  autoApprove?: boolean
+  pages?: EmulatedPage[]
+  /** Pages per /me/accounts answer, so paging is exercised */
+  pageSize?: number
+  user?: { id: string, name: string }
+}
+
+export interface GraphCallRecord { method: string, path: string, query: Record<string, string> }
+
+interface Grant { redirectUri: string, challenge: string, scopes: string[], used: boolean }
+
+export const DEFAULT_PAGES: EmulatedPage[] = [
+  { id: '104000000000001', name: 'Corner Bakery', category: 'Bakery', tasks: ['ANALYZE', 'ADVERTISE', 'MESSAGING', 'MODERATE', 'CREATE_CONTENT', 'MANAGE'] },
+  { id: '104000000000002', name: 'Corner Bakery Outlet', category: 'Shopping & retail', tasks: ['MESSAGING', 'MODERATE'] },
+  { id: '104000000000003', name: 'Bakery Fan Club', category: 'Community', tasks: ['ANALYZE'] },
+  { id: '104000000000004', name: 'Night Market Stall', category: 'Food stand', tasks: ['MESSAGING'] },
+  { id: '104000000000005', name: 'Pastry Lab', category: 'Kitchen/cooking', tasks: ['ADVERTISE', 'MESSAGING'] }
+]
+
+const escape = (value: string) => value.replace(/[&<>"']/g, c => `&#${c.charCodeAt(0)};`)
+
+export async function startFacebookEmulator (options: FacebookEmulatorOptions) {
+  const pages = options.pages ?? DEFAULT_PAGES
+  const pageSize = options.pageSize ?? 2
+  const user = options.user ?? { id: '900000000000001', name: 'Emu Owner' }
+  const grants = new Map<string, Grant>()
+  const tickets = new Map<string, { redirectUri: string, state: string, challenge: string, scopes: string[] }>()
+  const tokens = new Map<string, { kind: 'short' | 'long' | 'page', scopes: string[] }>()
+  const calls: GraphCallRecord[] = []
+  let delayMs = 0
+  let baseUrl = ''
+
+  const json = (res: ServerResponse, status: number, body: unknown) => {
+    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body))
+  }
+  const graphError = (res: ServerResponse, status: number, code: number, message: string, subcode?: number) =>
+    json(res, status, { error: { message, type: 'OAuthException', code, ...(subcode === undefined ? {} : { error_subcode: subcode }), fbtrace_id: randomBytes(6).toString('hex') } })
+  const redirect = (res: ServerResponse, location: string) => res.writeHead(302, { location }).end()
+  const newToken = (kind: 'short' | 'long' | 'page', scopes: string[]) => {
+    const token = `EAA${kind}${randomBytes(24).toString('base64url')}`
+    tokens.set(token, { kind, scopes })
+    return token
+  }
+  const withQuery = (url: string, params: Record<string, string>) => `${url}${url.includes('?') ? '&' : '?'}${new URLSearchParams(params)}`
+
+  /** The user's token, when it is valid and carries a valid appsecret_proof; otherwise answers the error. */
+  function authorize (query: Record<string, string>, res: ServerResponse) {
+    const token = query.access_token
+    const grant = token === undefined ? undefined : tokens.get(token)
+    if (token === undefined || grant === undefined || grant.kind === 'short') {
+      graphError(res, 400, 190, 'Invalid OAuth access token.')
+      return undefined
+    }
+    const proof = createHmac('sha256', options.appSecret).update(token).digest('hex')
+    if (query.appsecret_proof !== proof) {
+      graphError(res, 400, 100, 'Invalid appsecret_proof provided in the API argument')
+      return undefined
+    }
+    return grant
+  }
+
+  function dialog (query: Record<string, string>, res: ServerResponse) {
+    const scopes = (query.scope ?? 'public_profile').split(',')
+    if (query.client_id !== options.appId || query.response_type !== 'code' || !query.redirect_uri || !query.state ||
+      !query.code_challenge || query.code_challenge_method !== 'S256') {
+      res.writeHead(400, { 'content-type': 'text/plain' }).end('Invalid dialog request')
+      return
+    }
+    const ticket = { redirectUri: query.redirect_uri, state: query.state, challenge: query.code_challenge, scopes }
+    if (options.autoApprove) return redirect(res, approve(ticket, scopes))
+    const id = randomBytes(12).toString('hex')
+    tickets.set(id, ticket)
+    const boxes = scopes.map(scope =>
+      `<label><input type="checkbox" name="granted" value="${escape(scope)}" checked> ${escape(scope)}</label><br>`).join('')
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(
+      `<!doctype html><title>Log in with Facebook (emulator)</title><h1>Continue as ${escape(user.name)}?</h1>` +
+      `<form method="get" action="/dialog/decide"><input type="hidden" name="ticket" value="${id}">${boxes}` +
+      '<button name="decision" value="allow">Continue</button> <button name="decision" value="deny">Cancel</button></form>')
+  }
+
+  function approve (ticket: { redirectUri: string, state: string, challenge: string }, granted: string[]) {
+    const code = `AQ${randomBytes(32).toString('base64url')}`
+    grants.set(code, { redirectUri: ticket.redirectUri, challenge: ticket.challenge, scopes: granted, used: false })
+    return withQuery(ticket.redirectUri, { code, state: ticket.state })
+  }
+
+  function decide (url: URL, res: ServerResponse) {
+    const ticket = tickets.get(url.searchParams.get('ticket') ?? '')
+    if (ticket === undefined) return res.writeHead(400).end('Unknown dialog')
+    tickets.delete(url.searchParams.get('ticket')!)
+    if (url.searchParams.get('decision') !== 'allow') {
+      return redirect(res, withQuery(ticket.redirectUri, {
+        error: 'access_denied', error_code: '200', error_reason: 'user_denied', error_description: 'Permissions error', state: ticket.state
+      }))
+    }
+    redirect(res, approve(ticket, url.searchParams.getAll('granted')))
+  }
+
+  function accessToken (query: Record<string, string>, res: ServerResponse) {
+    if (query.client_id !== options.appId || query.client_secret !== options.appSecret) {
+      return graphError(res, 400, 1, 'Error validating client secret.')
+    }
+    if (query.grant_type === 'fb_exchange_token') {
+      const short = tokens.get(query.fb_exchange_token ?? '')
+      if (short === undefined) return graphError(res, 400, 190, 'Invalid OAuth access token.')
+      return json(res, 200, { access_token: newToken('long', short.scopes), token_type: 'bearer', expires_in: 5183944 })
+    }
+    const grant = grants.get(query.code ?? '')
+    if (grant === undefined) return graphError(res, 400, 100, 'Invalid verification code format.', 36008)
+    if (grant.used) return graphError(res, 400, 100, 'This authorization code has been used.', 36009)
+    grant.used = true
+    if (query.redirect_uri !== grant.redirectUri) {
+      return graphError(res, 400, 100, 'Error validating verification code. Please make sure your redirect_uri is identical.', 36008)
+    }
+    const challenge = createHash('sha256').update(query.code_verifier ?? '').digest('base64url')
+    if (challenge !== grant.challenge) return graphError(res, 400, 100, 'Invalid code verifier.')
+    json(res, 200, { access_token: newToken('short', grant.scopes), token_type: 'bearer', expires_in: 5400 })
+  }
+
+  function accounts (query: Record<string, string>, res: ServerResponse, token: string, version: string) {
+    const start = Number(query.after === undefined ? 0 : Buffer.from(query.after, 'base64url').toString())
+    const slice = pages.slice(start, start + pageSize)
+    const data = slice.map(page => ({ ...page, access_token: newToken('page', []) }))
+    const end = start + slice.length
+    const cursors = { before: Buffer.from(String(start)).toString('base64url'), after: Buffer.from(String(end)).toString('base64url') }
+    const next = end < pages.length
+      ? { next: withQuery(`${baseUrl}/${version}/me/accounts`, { access_token: token, limit: String(pageSize), after: cursors.after }) }
+      : {}
+    json(res, 200, { data, paging: { cursors, ...next } })
+  }
+
+  async function handle (req: IncomingMessage, res: ServerResponse) {
+    const url = new URL(req.url ?? '/', 'http://emulator')
+    const query = Object.fromEntries(url.searchParams)
+    if (url.pathname === '/dialog/decide') return decide(url, res)
+    const match = /^\/(v\d+\.\d)(\/.*)$/.exec(url.pathname)
+    if (match === null) return json(res, 404, { error: { message: 'Unknown path', type: 'GraphMethodException', code: 803 } })
+    const [, version, path] = match as unknown as [string, string, string]
+    if (path === '/dialog/oauth') return dialog(query, res)
+
+    calls.push({ method: req.method ?? 'GET', path, query })
+    if (delayMs > 0) await sleep(delayMs)
+    if (path === '/oauth/access_token') return accessToken(query, res)
+    const grant = authorize(query, res)
+    if (grant === undefined) return
+    if (path === '/me') return json(res, 200, user)
+    if (path === '/me/permissions') {
+      return json(res, 200, { data: grant.scopes.map(permission => ({ permission, status: 'granted' })) })
+    }
+    if (path === '/me/accounts') return accounts(query, res, query.access_token!, version)
+    json(res, 404, { error: { message: 'Unknown path', type: 'GraphMethodException', code: 803 } })
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch(() => res.writeHead(500).end())
+  })
+  await new Promise<void>(resolve => server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve))
+  baseUrl = `http://${options.host ?? '127.0.0.1'}:${(server.address() as AddressInfo).port}`
+
+  return {
+    url: baseUrl,
+    /** Graph and token calls received, in order (dialog pages excluded) */
+    calls,
+    /** delays every Graph answer, to play a slow Facebook */
+    setDelay (ms: number) { delayMs = ms },
+    close: () => new Promise<void>(resolve => {
+      server.close(() => resolve())
+      server.closeAllConnections()
+    })
+  }
+}
+
+export type FacebookEmulator = Awaited<ReturnType<typeof startFacebookEmulator>>

@@ -1,0 +1,63 @@
+import { randomBytes } from 'node:crypto'
+import { Writable } from 'node:stream'
+import type { Test } from 'tap'
+import { MockAgent } from 'undici'
+import { type Config, loadConfig } from '../plugins/config.js'
+import { type Db, openPglite } from '../plugins/store/db.js'
+import { type AppDependencies, buildServer } from '../src/app.js'
+
+export const APP_ID = '123456789012345'
+export const APP_SECRET = 'test-app-secret-0123456789abcdef'
+export const ADMIN_TOKEN = 'admin-token-0123456789abcdef0123456789'
+export const GRAPH = 'https://graph.test'
+
+export function testEnv (overrides: Record<string, string> = {}): Record<string, string> {
+  return {
+    FACEBOOK_APP_ID: APP_ID,
+    FACEBOOK_APP_SECRET: APP_SECRET,
+    FACEBOOK_REDIRECT_URI: 'https://connect.example.com/facebook/callback',
+    STATE_TOKEN_SECRET: 'state-secret-0123456789abcdef0123456789',
+    TOKEN_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+    ADMIN_API_TOKEN: ADMIN_TOKEN,
+    FACEBOOK_GRAPH_URL: GRAPH,
+    FACEBOOK_DIALOG_URL: 'https://dialog.test',
+    LOG_LEVEL: 'silent',
+    ...overrides
+  }
+}
+
+export const testConfig = (overrides: Record<string, string> = {}): Config => loadConfig(testEnv(overrides))
+
+/** One in-memory PGlite per test file (creating one takes seconds); closed when the file's tests end. */
+export async function testDb (t: Test): Promise<Db> {
+  const db = await openPglite()
+  t.teardown(() => db.close())
+  return db
+}
+
+/** A ready app, closed when `t` ends. Graph goes to a MockAgent with the network disabled unless given. */
+export async function build (t: Test, options: AppDependencies & { config?: Config, env?: Record<string, string> } = {}) {
+  const { config = testConfig(options.env), ...deps } = options
+  const app = await buildServer(config, deps)
+  t.teardown(() => app.close())
+  return app
+}
+
+export function mockGraph (t: Test): MockAgent {
+  const agent = new MockAgent()
+  agent.disableNetConnect()
+  t.teardown(() => agent.close())
+  return agent
+}
+
+/** Collects every log line a test app writes, to assert on what reaches the log. */
+export function logCapture () {
+  const lines: string[] = []
+  const stream = new Writable({
+    write (chunk, _encoding, done) {
+      lines.push(...String(chunk).split('\n').filter(line => line !== ''))
+      done()
+    }
+  })
+  return { lines, stream: stream as unknown as NodeJS.WritableStream & { write (msg: string): void } }
+}

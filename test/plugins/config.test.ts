@@ -1,0 +1,81 @@
+import { spawnSync } from 'node:child_process'
+import t from 'tap'
+import { ConfigError, loadConfig } from '../../plugins/config.js'
+import { testEnv } from '../helper.js'
+
+t.test('unset variables take their defaults and numbers are coerced', async t => {
+  const env = testEnv({ PORT: '8080' })
+  delete env.FACEBOOK_GRAPH_URL
+  delete env.FACEBOOK_DIALOG_URL
+  delete env.LOG_LEVEL
+  const config = loadConfig(env)
+  t.match(config, {
+    PUBLIC_BASE_URL: 'https://connect.example.com',
+    CONNECT_LINK_TTL_SECONDS: 86400,
+    FACEBOOK_SCOPES: 'pages_show_list,pages_messaging,pages_manage_metadata',
+    FACEBOOK_LOGIN_CONFIG_ID: '',
+    GRAPH_API_VERSION: 'v26.0',
+    FACEBOOK_GRAPH_URL: 'https://graph.facebook.com',
+    FACEBOOK_DIALOG_URL: 'https://www.facebook.com',
+    GRAPH_TIMEOUT_MS: 5000,
+    CALLBACK_TIMEOUT_MS: 8000,
+    STATE_TOKEN_TTL_SECONDS: 300,
+    DATA_DIR: './data',
+    PORT: 8080,
+    HOST: '0.0.0.0',
+    LOG_LEVEL: 'info',
+    RATE_LIMIT_MAX: 60,
+    RATE_LIMIT_WINDOW_MS: 60000,
+    TRUST_PROXY: '',
+    CORS_ORIGINS: ''
+  })
+  t.equal(loadConfig(testEnv({ PUBLIC_BASE_URL: 'https://bot.example.org' })).PUBLIC_BASE_URL, 'https://bot.example.org')
+})
+
+const refusals: Array<[string, string]> = [
+  ['FACEBOOK_APP_ID', '12345'],
+  ['FACEBOOK_APP_ID', 'abcdefghijklmnop'],
+  ['FACEBOOK_REDIRECT_URI', 'ftp://example.com/cb'],
+  ['FACEBOOK_REDIRECT_URI', '/facebook/callback'],
+  ['STATE_TOKEN_SECRET', 'too-short-secret'],
+  ['STATE_TOKEN_SECRET', `${'s'.repeat(32)},short-one`],
+  ['TOKEN_ENCRYPTION_KEY', 'not-a-key-at-all'],
+  ['ADMIN_API_TOKEN', 'short-admin-token'],
+  ['CONNECT_LINK_TTL_SECONDS', '0'],
+  ['GRAPH_API_VERSION', '26.0'],
+  ['GRAPH_TIMEOUT_MS', '0'],
+  ['CALLBACK_TIMEOUT_MS', 'soon'],
+  ['STATE_TOKEN_TTL_SECONDS', '0'],
+  ['PORT', '70000'],
+  ['LOG_LEVEL', 'loud'],
+  ['CORS_ORIGINS', 'https://*.example.com'],
+  ['RATE_LIMIT_MAX', '-1'],
+  ['FACEBOOK_SCOPES', 'pages messaging'],
+  ['PUBLIC_BASE_URL', 'https://example.com/with/path']
+]
+
+for (const [name, value] of refusals) {
+  t.test(`${name}=${value} is refused with a message naming ${name} and not the value`, async t => {
+    const error = t.throws(() => loadConfig(testEnv({ [name]: value }))) as Error
+    t.type(error, ConfigError)
+    t.match(error.message, name)
+    t.notMatch(error.message, value)
+  })
+}
+
+t.test('a missing required variable is named', async t => {
+  for (const name of ['FACEBOOK_APP_ID', 'FACEBOOK_APP_SECRET', 'FACEBOOK_REDIRECT_URI', 'STATE_TOKEN_SECRET', 'TOKEN_ENCRYPTION_KEY', 'ADMIN_API_TOKEN']) {
+    const env = testEnv()
+    delete env[name]
+    t.throws(() => loadConfig(env), { message: new RegExp(name) })
+  }
+})
+
+t.test('the server stops before listening on a bad value, naming it without the secret', async t => {
+  const env = { ...testEnv({ ADMIN_API_TOKEN: 'tiny-secret-value' }), PATH: process.env.PATH ?? '' }
+  const result = spawnSync(process.execPath, ['dist/src/server.js'], { env, encoding: 'utf8', timeout: 20_000 })
+  t.equal(result.status, 1)
+  t.match(result.stderr, /ADMIN_API_TOKEN/)
+  t.notMatch(result.stderr, /tiny-secret-value/)
+  t.notMatch(result.stderr, /at .*\.js:\d+/, 'no stack trace')
+})

@@ -1,0 +1,116 @@
+import fc from 'fast-check'
+import t from 'tap'
+import { issueToken, StateTokenError, verifyToken } from '../../plugins/state-token.js'
+
+const SECRET = 'a'.repeat(32)
+const OTHER = 'b'.repeat(32)
+const NOW = 1_800_000_000
+const binding = 'x'.repeat(43)
+
+const refusal = (fn: () => unknown) => {
+  try {
+    fn()
+  } catch (err) {
+    if (err instanceof StateTokenError) return err.reason
+    throw err
+  }
+  return 'accepted'
+}
+
+t.test('a token verifies for its kind and carries its claims', async t => {
+  const token = issueToken([SECRET], 'facebook', 'acme', { ttlSeconds: 300, binding, linkExp: NOW + 900 }, NOW)
+  const claims = verifyToken([SECRET], token, 'facebook', NOW + 10)
+  t.match(claims, { v: 1, kind: 'facebook', workspace: 'acme', iat: NOW, exp: NOW + 300, binding, linkExp: NOW + 900 })
+  t.match(claims.nonce, /^[A-Za-z0-9_-]{22}$/, 'a 128-bit nonce')
+  t.not(issueToken([SECRET], 'facebook', 'acme', { ttlSeconds: 300 }, NOW), issueToken([SECRET], 'facebook', 'acme', { ttlSeconds: 300 }, NOW),
+    'two tokens issued in the same second differ')
+})
+
+t.test('expiresAt sets an absolute expiry', async t => {
+  const token = issueToken([SECRET], 'connect', 'acme', { expiresAt: NOW + 42 }, NOW)
+  t.equal(verifyToken([SECRET], token, 'connect', NOW).exp, NOW + 42)
+})
+
+t.test('expired tokens and tokens from the future beyond 30 s are refused', async t => {
+  const token = issueToken([SECRET], 'connect', 'acme', { ttlSeconds: 60 }, NOW)
+  t.equal(refusal(() => verifyToken([SECRET], token, 'connect', NOW + 59)), 'accepted')
+  t.equal(refusal(() => verifyToken([SECRET], token, 'connect', NOW + 60)), 'expired')
+  t.equal(refusal(() => verifyToken([SECRET], token, 'connect', NOW - 30)), 'accepted', '30 s of clock skew is tolerated')
+  t.equal(refusal(() => verifyToken([SECRET], token, 'connect', NOW - 31)), 'future')
+})
+
+t.test('a token of one kind is refused as another', async t => {
+  const connect = issueToken([SECRET], 'connect', 'acme', { ttlSeconds: 60 }, NOW)
+  const facebook = issueToken([SECRET], 'facebook', 'acme', { ttlSeconds: 60 }, NOW)
+  t.equal(refusal(() => verifyToken([SECRET], connect, 'facebook', NOW)), 'kind')
+  t.equal(refusal(() => verifyToken([SECRET], facebook, 'connect', NOW)), 'kind')
+  t.equal(refusal(() => verifyToken([SECRET], facebook, 'shopify', NOW)), 'kind')
+})
+
+t.test('key rotation: signed with the first secret, verified with any', async t => {
+  const old = issueToken([OTHER], 'connect', 'acme', { ttlSeconds: 60 }, NOW)
+  const rotated = issueToken([SECRET, OTHER], 'connect', 'acme', { ttlSeconds: 60 }, NOW)
+  t.equal(refusal(() => verifyToken([SECRET, OTHER], old, 'connect', NOW)), 'accepted', 'a token of the previous secret still verifies')
+  t.equal(refusal(() => verifyToken([SECRET], rotated, 'connect', NOW)), 'accepted', 'new tokens use the first secret')
+  t.equal(refusal(() => verifyToken([SECRET], old, 'connect', NOW)), 'signature', 'a retired secret no longer verifies')
+})
+
+t.test('every single-character tamper is refused', async t => {
+  const token = issueToken([SECRET], 'facebook', 'acme', { ttlSeconds: 60, binding }, NOW)
+  let refused = 0
+  for (let i = 0; i < token.length; i++) {
+    for (const replacement of ['A', '_', '.', '=', '']) {
+      const tampered = token.slice(0, i) + replacement + token.slice(i + 1)
+      if (tampered === token) continue
+      t.not(refusal(() => verifyToken([SECRET], tampered, 'facebook', NOW)), 'accepted')
+      refused++
+    }
+  }
+  t.ok(refused > token.length * 4, `${refused} tampered tokens refused`)
+})
+
+t.test('a re-signed payload with other claims is refused without the secret', async t => {
+  const token = issueToken([SECRET], 'connect', 'acme', { ttlSeconds: 60 }, NOW)
+  const [payload, signature] = token.split('.') as [string, string]
+  const claims = JSON.parse(Buffer.from(payload, 'base64url').toString())
+  const forged = Buffer.from(JSON.stringify({ ...claims, workspace: 'victim' })).toString('base64url')
+  t.equal(refusal(() => verifyToken([SECRET], `${forged}.${signature}`, 'connect', NOW)), 'signature')
+})
+
+t.test('malformed input is refused before any crypto', async t => {
+  for (const input of [undefined, 42, '', '.', 'abc', 'a.b.c', `${'a'.repeat(2000)}.${'b'.repeat(43)}`, 'x'.repeat(5000)]) {
+    t.equal(refusal(() => verifyToken([SECRET], input, 'connect', NOW)), 'malformed', `refuses ${String(input).slice(0, 20)}`)
+  }
+})
+
+t.test('validly signed but malformed claims are refused', async t => {
+  const { createHmac } = await import('node:crypto')
+  const sign = (claims: unknown) => {
+    const payload = Buffer.from(JSON.stringify(claims)).toString('base64url')
+    return `${payload}.${createHmac('sha256', SECRET).update('state-token/v1.').update(payload).digest('base64url')}`
+  }
+  const good = { v: 1, kind: 'connect', workspace: 'acme', iat: NOW, exp: NOW + 60, nonce: 'n'.repeat(22) }
+  t.equal(refusal(() => verifyToken([SECRET], sign(good), 'connect', NOW)), 'accepted', 'the forging helper is right')
+  t.equal(refusal(() => verifyToken([SECRET], sign({ ...good, v: 2 }), 'connect', NOW)), 'malformed', 'unknown version')
+  t.equal(refusal(() => verifyToken([SECRET], sign({ ...good, extra: 1 }), 'connect', NOW)), 'malformed', 'unknown field')
+  t.equal(refusal(() => verifyToken([SECRET], sign({ ...good, workspace: 'Bad!' }), 'connect', NOW)), 'malformed', 'bad workspace')
+  t.equal(refusal(() => verifyToken([SECRET], sign({ ...good, nonce: 'short' }), 'connect', NOW)), 'malformed', 'short nonce')
+})
+
+t.test('10,000+ random or mutated tokens: none accepted', async t => {
+  const valid = issueToken([SECRET], 'facebook', 'acme', { ttlSeconds: 300, binding }, NOW)
+  const numRuns = 10_000
+  let tried = 0
+  let accepted = 0
+  const mutated = fc.tuple(fc.nat({ max: valid.length - 1 }), fc.string({ minLength: 1, maxLength: 3 }))
+    .map(([at, text]) => valid.slice(0, at) + text + valid.slice(at + 1))
+    .filter(candidate => candidate !== valid)
+  fc.assert(fc.property(fc.oneof(fc.string({ maxLength: 1200 }), mutated, fc.base64String({ maxLength: 400 }).map(s => `${s}.${'A'.repeat(43)}`)), candidate => {
+    tried++
+    if (refusal(() => verifyToken([SECRET], candidate, 'facebook', NOW)) === 'accepted') accepted++
+    return true
+  }), { numRuns })
+  t.comment(`fast-check: ${tried} random or mutated tokens tried, ${accepted} accepted`)
+  t.equal(tried, numRuns)
+  t.equal(accepted, 0)
+})
