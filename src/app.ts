@@ -4,6 +4,7 @@ import cookie from '@fastify/cookie'
 import cors from '@fastify/cors'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
 import proxyAddr from 'proxy-addr'
 import type { DestinationStream } from 'pino'
 import type { Dispatcher } from 'undici'
@@ -42,7 +43,8 @@ function sendError (request: FastifyRequest, reply: FastifyReply, statusCode: nu
   return reply.code(statusCode).send({ statusCode, error, message, requestId: request.id })
 }
 
-export async function app (fastify: FastifyInstance, { config, ...deps }: AppDependencies & { config: Config }) {
+/** The root plugin; not encapsulated, so the server (and tests) see its decorators. */
+export const app = fp(async (fastify: FastifyInstance, { config, ...deps }: AppDependencies & { config: Config }) => {
   await fastify.register(configPlugin, { config })
   await fastify.register(securityHeaders)
   const corsOrigins = csvList(config.CORS_ORIGINS)
@@ -68,7 +70,7 @@ export async function app (fastify: FastifyInstance, { config, ...deps }: AppDep
   await fastify.register(facebookOauth, { prefix: '/facebook' })
   await fastify.register(connect)
   await fastify.register(admin, { prefix: '/admin' })
-}
+}, { name: 'app', fastify: '5.x' })
 
 /** A Fastify instance configured from `config`, with the app registered and ready. */
 export async function buildServer (config: Config, deps: AppDependencies = {}) {

@@ -61,3 +61,29 @@ export function logCapture () {
   })
   return { lines, stream: stream as unknown as NodeJS.WritableStream & { write (msg: string): void } }
 }
+
+type App = Awaited<ReturnType<typeof buildServer>>
+
+/** Mints a connect link through the admin API, as an operator would. */
+export async function mintLink (app: App, workspace: string): Promise<{ url: string, link: string, expiresAt: string }> {
+  const res = await app.inject({ method: 'POST', url: `/admin/workspaces/${workspace}/connect-links`, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+  if (res.statusCode !== 201) throw new Error(`minting a link answered ${res.statusCode}`)
+  const body = res.json()
+  return { ...body, link: new URL(body.url).searchParams.get('link')! }
+}
+
+/** Starts Facebook Login from a link: the dialog URL's parameters and the binding cookie as a Cookie header. */
+export async function startLogin (app: App, link: string) {
+  const res = await app.inject({ url: `/facebook/login?${new URLSearchParams({ link })}` })
+  if (res.statusCode !== 302) throw new Error(`login answered ${res.statusCode}`)
+  const dialog = new URL(res.headers.location as string)
+  const [cookie] = res.cookies
+  return {
+    res,
+    dialog,
+    state: dialog.searchParams.get('state')!,
+    cookieName: cookie!.name,
+    verifier: cookie!.value,
+    cookieHeader: `${cookie!.name}=${cookie!.value}`
+  }
+}

@@ -1,0 +1,91 @@
+import t from 'tap'
+import type { Db } from '../plugins/store/db.js'
+import { ADMIN_TOKEN, build, testDb } from './helper.js'
+
+const db = await testDb(t)
+
+/** The shared database, failing on demand: what a store outage looks like from the app. */
+function flakyDb (): Db & { down: boolean } {
+  const flaky = {
+    down: false,
+    query: (sql: string, params?: unknown[]) => flaky.down ? Promise.reject(new Error('connection refused: db-password=hunter2')) : db.query(sql, params),
+    exec: (sql: string) => db.exec(sql),
+    transaction: db.transaction.bind(db),
+    close: async () => {}
+  }
+  return flaky as Db & { down: boolean }
+}
+
+t.test('GET / and /healthz answer 200', async t => {
+  const app = await build(t, { db })
+  const root = await app.inject('/')
+  t.equal(root.statusCode, 200)
+  t.match(root.json(), { status: 'ok', message: String })
+  t.equal((await app.inject('/healthz')).statusCode, 200)
+})
+
+t.test('/readyz follows the store', async t => {
+  const flaky = flakyDb()
+  const app = await build(t, { db: flaky })
+  t.equal((await app.inject('/readyz')).statusCode, 200)
+  flaky.down = true
+  const down = await app.inject('/readyz')
+  t.equal(down.statusCode, 503)
+  t.notMatch(down.body, 'hunter2')
+  flaky.down = false
+  t.equal((await app.inject('/readyz')).statusCode, 200, 'recovers')
+})
+
+t.test('an unexpected failure is a generic 500 with a request id and nothing internal', async t => {
+  const flaky = flakyDb()
+  const app = await build(t, { db: flaky })
+  flaky.down = true
+  const res = await app.inject({ url: '/admin/workspaces', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+  t.equal(res.statusCode, 500)
+  t.same(res.json(), { statusCode: 500, error: 'Internal Server Error', message: 'Something went wrong on our side. Please try again later.', requestId: res.headers['x-request-id'] })
+})
+
+t.test('every response carries the security headers and its own request id', async t => {
+  const app = await build(t, { db })
+  const ids = new Set<string>()
+  for (const url of ['/', '/healthz', '/nowhere', '/connect', '/facebook/callback?code=a']) {
+    const res = await app.inject(url)
+    t.equal(res.headers['x-content-type-options'], 'nosniff', url)
+    t.equal(res.headers['referrer-policy'], 'no-referrer', url)
+    t.match(res.headers['content-security-policy'], "frame-ancestors 'none'", url)
+    t.match(res.headers['content-security-policy'], "default-src 'none'", url)
+    t.equal(res.headers['x-frame-options'], 'DENY', url)
+    t.match(res.headers['x-request-id'], /^[0-9a-f-]{36}$/, url)
+    ids.add(res.headers['x-request-id'] as string)
+    if (res.statusCode >= 400) t.equal(res.json().requestId, res.headers['x-request-id'], `${url}: body and header agree`)
+  }
+  t.equal(ids.size, 5)
+})
+
+t.test('404 never echoes the URL', async t => {
+  const app = await build(t, { db })
+  const res = await app.inject('/secret-path?code=AQsecret&state=xyz')
+  t.equal(res.statusCode, 404)
+  t.same(Object.keys(res.json()).sort(), ['error', 'message', 'requestId', 'statusCode'])
+  t.notMatch(res.body, /secret|AQ|xyz/)
+  const html = await app.inject({ url: '/secret-path?code=AQsecret', headers: { accept: 'text/html' } })
+  t.match(html.headers['content-type'], 'text/html')
+  t.notMatch(html.body, /secret/)
+})
+
+t.test('a client-sent X-Request-Id is ignored unless it comes from a trusted proxy', async t => {
+  const direct = await build(t, { db })
+  t.not((await direct.inject({ url: '/healthz', headers: { 'x-request-id': 'proxy-id-1' } })).headers['x-request-id'], 'proxy-id-1')
+  const proxied = await build(t, { db, env: { TRUST_PROXY: '127.0.0.1' } })
+  t.equal((await proxied.inject({ url: '/healthz', headers: { 'x-request-id': 'proxy-id-1' } })).headers['x-request-id'], 'proxy-id-1')
+  t.not((await proxied.inject({ url: '/healthz', remoteAddress: '10.1.2.3', headers: { 'x-request-id': 'proxy-id-1' } })).headers['x-request-id'], 'proxy-id-1')
+  t.not((await proxied.inject({ url: '/healthz', headers: { 'x-request-id': 'bad id\nwith newline' } })).headers['x-request-id'], 'bad id\nwith newline')
+})
+
+t.test('no CORS headers unless the Origin is listed', async t => {
+  const closed = await build(t, { db })
+  t.equal((await closed.inject({ url: '/', headers: { origin: 'https://app.example.com' } })).headers['access-control-allow-origin'], undefined)
+  const open = await build(t, { db, env: { CORS_ORIGINS: 'https://app.example.com,https://admin.example.com' } })
+  t.equal((await open.inject({ url: '/', headers: { origin: 'https://admin.example.com' } })).headers['access-control-allow-origin'], 'https://admin.example.com')
+  t.equal((await open.inject({ url: '/', headers: { origin: 'https://evil.example.com' } })).headers['access-control-allow-origin'], undefined)
+})
