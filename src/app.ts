@@ -11,6 +11,7 @@ import type { Dispatcher } from 'undici'
 import admin from '../plugins/admin/index.js'
 import configPlugin, { type Config, csvList } from '../plugins/config.js'
 import connect from '../plugins/connect/index.js'
+import drain from '../plugins/drain.js'
 import { PUBLIC_CODE_PREFIX } from '../plugins/errors.js'
 import facebookOauth from '../plugins/facebook-oauth/index.js'
 import graph from '../plugins/graph.js'
@@ -47,6 +48,7 @@ function sendError (request: FastifyRequest, reply: FastifyReply, statusCode: nu
 export const app = fp(async (fastify: FastifyInstance, { config, ...deps }: AppDependencies & { config: Config }) => {
   await fastify.register(configPlugin, { config })
   await fastify.register(securityHeaders)
+  await fastify.register(drain)
   const corsOrigins = csvList(config.CORS_ORIGINS)
   if (corsOrigins.length > 0) await fastify.register(cors, { origin: corsOrigins })
   await fastify.register(cookie)

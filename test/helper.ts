@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { createServer, type AddressInfo } from 'node:net'
 import { Writable } from 'node:stream'
 import type { Test } from 'tap'
 import { MockAgent } from 'undici'
@@ -86,4 +87,13 @@ export async function startLogin (app: App, link: string) {
     verifier: cookie!.value,
     cookieHeader: `${cookie!.name}=${cookie!.value}`
   }
+}
+
+/** A loopback port that was free a moment ago, for services whose URL must be known before they listen. */
+export async function freePort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise(resolve => server.close(resolve))
+  return port
 }

@@ -45,6 +45,7 @@ export async function startFacebookEmulator (options: FacebookEmulatorOptions) {
   const tickets = new Map<string, { redirectUri: string, state: string, challenge: string, scopes: string[] }>()
   const tokens = new Map<string, { kind: 'short' | 'long' | 'page', scopes: string[] }>()
   const calls: GraphCallRecord[] = []
+  const issued: string[] = []
   let delayMs = 0
   let baseUrl = ''
 
@@ -57,6 +58,7 @@ export async function startFacebookEmulator (options: FacebookEmulatorOptions) {
   const newToken = (kind: 'short' | 'long' | 'page', scopes: string[]) => {
     const token = `EAA${kind}${randomBytes(24).toString('base64url')}`
     tokens.set(token, { kind, scopes })
+    issued.push(token)
     return token
   }
   const withQuery = (url: string, params: Record<string, string>) => `${url}${url.includes('?') ? '&' : '?'}${new URLSearchParams(params)}`
@@ -98,6 +100,7 @@ export async function startFacebookEmulator (options: FacebookEmulatorOptions) {
 
   function approve (ticket: { redirectUri: string, state: string, challenge: string }, granted: string[]) {
     const code = `AQ${randomBytes(32).toString('base64url')}`
+    issued.push(code)
     grants.set(code, { redirectUri: ticket.redirectUri, challenge: ticket.challenge, scopes: granted, used: false })
     return withQuery(ticket.redirectUri, { code, state: ticket.state })
   }
@@ -179,6 +182,8 @@ export async function startFacebookEmulator (options: FacebookEmulatorOptions) {
     url: baseUrl,
     /** Graph and token calls received, in order (dialog pages excluded) */
     calls,
+    /** every code and token handed out, for tests that check none leaks */
+    issued,
     /** delays every Graph answer, to play a slow Facebook */
     setDelay (ms: number) { delayMs = ms },
     close: () => new Promise<void>(resolve => {

@@ -1,0 +1,64 @@
+import { randomBytes } from 'node:crypto'
+import { readFile, writeFile, mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import closeWithGrace from 'close-with-grace'
+import { loadConfig } from '../plugins/config.js'
+import { startFacebookEmulator } from '../test/emulator/facebook.js'
+import { buildServer } from './app.js'
+
+/**
+ * The service on its embedded store against the bundled Facebook emulator, on 127.0.0.1 only.
+ * Generated secrets live under DATA_DIR (never in .env) so tokens stored by one run open in the next.
+ */
+const dataDir = process.env.DATA_DIR ?? './data/demo'
+const port = Number(process.env.PORT ?? 5000)
+const secretsFile = join(dataDir, 'demo-secrets.json')
+
+async function demoSecrets () {
+  try {
+    return JSON.parse(await readFile(secretsFile, 'utf8'))
+  } catch {
+    const secrets = {
+      FACEBOOK_APP_ID: `1${randomBytes(8).readBigUInt64BE().toString().padStart(15, '0').slice(0, 15)}`,
+      FACEBOOK_APP_SECRET: randomBytes(16).toString('hex'),
+      STATE_TOKEN_SECRET: randomBytes(32).toString('base64url'),
+      TOKEN_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+      ADMIN_API_TOKEN: randomBytes(24).toString('base64url')
+    }
+    await mkdir(dataDir, { recursive: true })
+    await writeFile(secretsFile, JSON.stringify(secrets), { mode: 0o600 })
+    return secrets
+  }
+}
+
+const secrets = await demoSecrets()
+const emulator = await startFacebookEmulator({ appId: secrets.FACEBOOK_APP_ID, appSecret: secrets.FACEBOOK_APP_SECRET, host: '127.0.0.1' })
+const base = `http://127.0.0.1:${port}`
+const config = loadConfig({
+  ...secrets,
+  FACEBOOK_REDIRECT_URI: `${base}/facebook/callback`,
+  FACEBOOK_GRAPH_URL: emulator.url,
+  FACEBOOK_DIALOG_URL: emulator.url,
+  DATA_DIR: dataDir,
+  HOST: '127.0.0.1',
+  PORT: String(port),
+  LOG_LEVEL: process.env.LOG_LEVEL ?? 'info'
+})
+const server = await buildServer(config)
+closeWithGrace({ delay: 5000 }, async () => {
+  await server.close()
+  await emulator.close()
+})
+await server.listen({ port, host: '127.0.0.1' })
+
+const minted = await server.inject({ method: 'POST', url: '/admin/workspaces/demo/connect-links', headers: { authorization: `Bearer ${secrets.ADMIN_API_TOKEN}` } })
+const { url } = minted.json() as { url: string }
+process.stdout.write([
+  '',
+  'Demo ready: the service on its embedded store, Facebook played by the bundled emulator.',
+  `  Open this connect link:  ${url}`,
+  `  Admin API:               curl -H 'Authorization: Bearer ${secrets.ADMIN_API_TOKEN}' ${base}/admin/workspaces/demo/pages`,
+  `  Facebook emulator:       ${emulator.url}`,
+  'Ctrl-C stops it.',
+  ''
+].join('\n') + '\n')

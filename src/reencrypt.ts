@@ -1,0 +1,18 @@
+import { ConfigError, loadConfig } from '../plugins/config.js'
+import { openStore } from '../plugins/store/index.js'
+
+/** Re-seals every stored token under the first TOKEN_ENCRYPTION_KEY, so older keys can be dropped. */
+try {
+  const config = loadConfig(process.env, { dotenv: true })
+  const { db, store } = await openStore({ dataDir: config.DATA_DIR, encryptionKeys: config.TOKEN_ENCRYPTION_KEY })
+  try {
+    const count = await store.reencrypt()
+    process.stdout.write(`re-encrypted ${count} token(s) under the first key\n`)
+  } finally {
+    await db.close()
+  }
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err
+  process.stderr.write(`${err.message}\n`)
+  process.exitCode = 1
+}

@@ -1,0 +1,83 @@
+import t from 'tap'
+import { request } from 'undici'
+import { DEFAULT_PAGES, startFacebookEmulator } from './emulator/facebook.js'
+import { browser } from './http-client.js'
+import { ADMIN_TOKEN, APP_ID, APP_SECRET, build, freePort, testDb } from './helper.js'
+
+const db = await testDb(t)
+
+async function service (t: Parameters<typeof build>[0], autoApprove: boolean) {
+  const emulator = await startFacebookEmulator({ appId: APP_ID, appSecret: APP_SECRET, autoApprove })
+  t.teardown(emulator.close)
+  const port = await freePort()
+  const base = `http://127.0.0.1:${port}`
+  const app = await build(t, { db, env: { FACEBOOK_GRAPH_URL: emulator.url, FACEBOOK_DIALOG_URL: emulator.url, FACEBOOK_REDIRECT_URI: `${base}/facebook/callback` } })
+  await app.listen({ port, host: '127.0.0.1' })
+  const mint = async (workspace: string) => {
+    const res = await request(`${base}/admin/workspaces/${workspace}/connect-links`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+    t.equal(res.statusCode, 201)
+    return (await res.body.json() as { url: string }).url
+  }
+  return { emulator, base, mint }
+}
+
+t.test('over real HTTP: mint a link, open the connect page, follow every redirect to the result page', async t => {
+  const { emulator, base, mint } = await service(t, true)
+  const url = await mint('e2e-shop')
+  t.match(url, `${base}/connect?link=`)
+  const client = browser()
+  const connect = await client.get(url)
+  t.equal(connect.status, 200)
+  const href = /<a class="button" href="([^"]+)">Connect with Facebook<\/a>/.exec(connect.body)![1]!.replaceAll('&amp;', '&')
+
+  const result = await client.follow(new URL(href, base).toString())
+  t.same(client.hops.map(h => [new URL(h.url).pathname, h.status]), [
+    ['/connect', 200],
+    ['/facebook/login', 302],
+    ['/v26.0/dialog/oauth', 302],
+    ['/facebook/callback', 303],
+    ['/connect', 200]
+  ])
+  t.equal(result.status, 200)
+  t.match(result.body, 'Your Facebook Pages are connected')
+  for (const page of DEFAULT_PAGES) t.match(result.body, page.name)
+  t.equal(client.jar.get(new URL(base).host)?.size ?? 0, 0, 'the binding cookie is gone after the callback')
+  t.same([...new Set(emulator.calls.map(c => c.path))], ['/oauth/access_token', '/me', '/me/permissions', '/me/accounts'])
+  t.equal(emulator.calls.filter(c => c.path === '/me/accounts').length, 3, 'paged through the emulator')
+
+  const pages = await request(`${base}/admin/workspaces/e2e-shop/pages`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+  t.equal((await pages.body.json() as { pages: unknown[] }).pages.length, DEFAULT_PAGES.length)
+})
+
+t.test('over real HTTP: the emulator dialog, a declined permission, and the grant link', async t => {
+  const { base, mint } = await service(t, false)
+  const client = browser()
+  const connect = await client.get(await mint('e2e-declined'))
+  const login = /href="([^"]+)">Connect with Facebook/.exec(connect.body)![1]!.replaceAll('&amp;', '&')
+  const dialog = await client.follow(new URL(login, base).toString())
+  t.match(dialog.body, 'Continue as')
+  const ticket = /name="ticket" value="([^"]+)"/.exec(dialog.body)![1]!
+  const dialogUrl = new URL(client.hops.at(-1)!.url)
+  const decide = new URL('/dialog/decide', dialogUrl)
+  decide.search = new URLSearchParams([['ticket', ticket], ['granted', 'pages_show_list'], ['granted', 'pages_manage_metadata'], ['decision', 'allow']]).toString()
+  const result = await client.follow(decide.toString())
+  t.equal(result.status, 200)
+  t.match(result.body, 'Some permissions were not granted: pages_messaging')
+  const grant = /<a href="([^"]+)">Grant the missing permissions/.exec(result.body)![1]!.replaceAll('&amp;', '&')
+  const again = await client.get(new URL(grant, base).toString())
+  t.equal(again.status, 302)
+  t.equal(new URL(again.location!).searchParams.get('auth_type'), 'rerequest')
+})
+
+t.test('over real HTTP: cancelling the dialog ends on the friendly cancellation page', async t => {
+  const { base, mint } = await service(t, false)
+  const client = browser()
+  const connect = await client.get(await mint('e2e-cancel'))
+  const login = /href="([^"]+)">Connect with Facebook/.exec(connect.body)![1]!.replaceAll('&amp;', '&')
+  const dialog = await client.follow(new URL(login, base).toString())
+  const ticket = /name="ticket" value="([^"]+)"/.exec(dialog.body)![1]!
+  const decide = new URL(`/dialog/decide?ticket=${ticket}&decision=deny`, client.hops.at(-1)!.url)
+  const result = await client.follow(decide.toString())
+  t.equal(result.status, 403)
+  t.match(result.body, 'Facebook Login was cancelled')
+})

@@ -1,0 +1,34 @@
+import { request } from 'undici'
+
+/** A browser-ish client over real HTTP: a cookie jar per host, redirects followed one hop at a time. */
+export function browser (accept = 'text/html,application/xhtml+xml') {
+  const jar = new Map<string, Map<string, string>>()
+  const hops: Array<{ url: string, status: number }> = []
+
+  async function get (url: string) {
+    const target = new URL(url)
+    const cookies = jar.get(target.host) ?? new Map<string, string>()
+    const cookie = [...cookies].map(([name, value]) => `${name}=${value}`).join('; ')
+    const res = await request(target, { headers: { accept, ...(cookie === '' ? {} : { cookie }) } })
+    const body = await res.body.text()
+    hops.push({ url, status: res.statusCode })
+    const setCookie = res.headers['set-cookie']
+    for (const line of Array.isArray(setCookie) ? setCookie : setCookie === undefined ? [] : [setCookie]) {
+      const [pair] = line.split(';')
+      const [name, ...value] = pair!.split('=')
+      if (/Max-Age=0|Expires=Thu, 01 Jan 1970/i.test(line)) cookies.delete(name!)
+      else cookies.set(name!, value.join('='))
+    }
+    jar.set(target.host, cookies)
+    const location = res.headers.location as string | undefined
+    return { status: res.statusCode, headers: res.headers, body, location: location === undefined ? undefined : new URL(location, target).toString() }
+  }
+
+  async function follow (url: string, maxHops = 10) {
+    let answer = await get(url)
+    for (let hop = 0; answer.location !== undefined && hop < maxHops; hop++) answer = await get(answer.location)
+    return answer
+  }
+
+  return { get, follow, hops, jar }
+}
