@@ -13,7 +13,7 @@ const MAX_FUTURE_SKEW_SECONDS = 30
 const TOKEN_SHAPE = /^[A-Za-z0-9_-]{1,960}\.[A-Za-z0-9_-]{43}$/
 const SIGNING_DOMAIN = 'state-token/v1.'
 
-const Claims = Type.Object({
+const ClaimsSchema = Type.Object({
   v: Type.Literal(1),
   kind: Type.Union(TOKEN_KINDS.map(kind => Type.Literal(kind))),
   workspace: Type.String({ pattern: WORKSPACE_PATTERN }),
@@ -23,9 +23,9 @@ const Claims = Type.Object({
   binding: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{43}$' })),
   linkExp: Type.Optional(Type.Integer({ minimum: 0 }))
 }, { additionalProperties: false })
-const checkClaims = TypeCompiler.Compile(Claims)
+const checkClaims = TypeCompiler.Compile(ClaimsSchema)
 
-export type Claims = Static<typeof Claims>
+export type Claims = Static<typeof ClaimsSchema>
 export interface IssueOptions {
   ttlSeconds?: number
   /** an absolute expiry in seconds since the epoch, instead of ttlSeconds */

@@ -79,3 +79,16 @@ t.test('the server stops before listening on a bad value, naming it without the 
   t.notMatch(result.stderr, /tiny-secret-value/)
   t.notMatch(result.stderr, /at .*\.js:\d+/, 'no stack trace')
 })
+
+t.test('.env is read when present and real environment variables win', async t => {
+  const dir = t.testdir({ '.env': 'ADMIN_API_TOKEN=from-dotenv-file-0123456789abcdefghij\nPORT=6001\n' })
+  const cwd = process.cwd()
+  process.chdir(dir)
+  t.teardown(() => process.chdir(cwd))
+  const env = testEnv()
+  delete env.ADMIN_API_TOKEN
+  t.equal(loadConfig(env, { dotenv: true }).ADMIN_API_TOKEN, 'from-dotenv-file-0123456789abcdefghij')
+  t.equal(loadConfig(env, { dotenv: true }).PORT, 6001)
+  t.equal(loadConfig({ ...env, PORT: '7002' }, { dotenv: true }).PORT, 7002, 'the environment wins')
+  t.throws(() => loadConfig(env), /ADMIN_API_TOKEN/, 'without dotenv the file is not read')
+})
