@@ -1,18 +1,19 @@
 import t from 'tap'
 import { LONG_TOKEN, mockCallbackGraph, PAGES, USER } from '../graph-mocks.js'
-import { ADMIN_TOKEN, build, mintLink, mockGraph, startLogin, testDb } from '../helper.js'
+import { ADMIN_TOKEN, build, logCapture, mintLink, mockGraph, startLogin, testDb } from '../helper.js'
 
 const db = await testDb(t)
 
 async function flow (t: Parameters<typeof build>[0], options: Parameters<typeof mockCallbackGraph>[1] & { env?: Record<string, string>, workspace?: string } = {}) {
   const agent = mockGraph(t)
-  const app = await build(t, { db, dispatcher: agent, ...(options.env === undefined ? {} : { env: options.env }) })
+  const logs = logCapture()
+  const app = await build(t, { db, dispatcher: agent, logStream: logs.stream, env: { LOG_LEVEL: 'info', ...options.env } })
   const seen = mockCallbackGraph(agent, options)
   const { link } = await mintLink(app, options.workspace ?? 'cb-main')
   const login = await startLogin(app, link)
   const callback = (query: string, headers: Record<string, string> = {}) =>
     app.inject({ url: `/facebook/callback?${query}`, headers: { cookie: login.cookieHeader, ...headers } })
-  return { app, agent, seen, login, link, callback, good: `code=AQcode&state=${login.state}` }
+  return { app, agent, seen, login, link, logs: logs.lines, callback, good: `code=AQcode&state=${login.state}` }
 }
 
 const clearsCookie = (t: Tap, res: { headers: Record<string, unknown> }, name: string) =>
@@ -202,4 +203,7 @@ t.test('connecting a Page from another workspace moves it there', async t => {
   const list = (ws: string) => second.app.inject({ url: `/admin/workspaces/${ws}/pages`, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
   t.same((await list('cb-move-a')).json().pages, [])
   t.equal((await list('cb-move-b')).json().pages.length, PAGES.length)
+  const moves = second.logs.map(line => JSON.parse(line)).filter(line => line.msg === 'page moved to another workspace')
+  t.same(moves.map(line => [line.pageId, line.fromWorkspace, line.toWorkspace]).sort(),
+    PAGES.map(page => [page.id, 'cb-move-a', 'cb-move-b']), 'each move is logged')
 })
