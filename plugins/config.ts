@@ -24,6 +24,8 @@ export const ConfigSchema = Type.Object({
   CALLBACK_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 8000 }),
   STATE_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 1, default: 300 }),
   DATA_DIR: Type.String({ minLength: 1, default: './data' }),
+  DATABASE_URL: Type.String({ pattern: '^(postgres(ql)?://\\S+)?$', default: '' }),
+  DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 5000 }),
   HOST: Type.String({ minLength: 1, default: '0.0.0.0' }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(level => Type.Literal(level)), { default: 'info' }),

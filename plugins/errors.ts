@@ -19,3 +19,5 @@ export const UpstreamTimeoutError = createError('MSB_UPSTREAM_TIMEOUT',
   'Facebook took too long to answer. Please try again in a moment.', 504)
 export const UnauthorizedError = createError('MSB_UNAUTHORIZED', 'A valid bearer token is required.', 401)
 export const PageNotFoundError = createError('MSB_PAGE_NOT_FOUND', 'This Page is not connected to this workspace.', 404)
+export const StoreUnavailableError = createError('MSB_STORE_UNAVAILABLE',
+  'The service cannot reach its database right now. Please try again in a moment.', 503)

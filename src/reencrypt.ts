@@ -4,7 +4,12 @@ import { openStore } from '../plugins/store/index.js'
 /** Re-seals every stored token under the first TOKEN_ENCRYPTION_KEY, so older keys can be dropped. */
 try {
   const config = loadConfig(process.env, { dotenv: true })
-  const { db, store } = await openStore({ dataDir: config.DATA_DIR, encryptionKeys: config.TOKEN_ENCRYPTION_KEY })
+  const { db, store } = await openStore({
+    encryptionKeys: config.TOKEN_ENCRYPTION_KEY,
+    databaseUrl: config.DATABASE_URL,
+    poolSize: 1,
+    dataDir: config.DATA_DIR
+  })
   try {
     const count = await store.reencrypt()
     process.stdout.write(`re-encrypted ${count} token(s) under the first key\n`)

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import { createServer, type AddressInfo } from 'node:net'
 import { Writable } from 'node:stream'
+import pg from 'pg'
 import type { Test } from 'tap'
 import { MockAgent } from 'undici'
 import { type Config, loadConfig } from '../plugins/config.js'
-import { type Db, openPglite } from '../plugins/store/db.js'
+import { type Db, openPglite, openPostgres } from '../plugins/store/db.js'
 import { type AppDependencies, buildServer } from '../src/app.js'
 
 export const APP_ID = '123456789012345'
@@ -96,4 +97,33 @@ export async function freePort (): Promise<number> {
   const { port } = server.address() as AddressInfo
   await new Promise(resolve => server.close(resolve))
   return port
+}
+
+export const POSTGRES_SKIP = 'TEST_DATABASE_URL is not set: run under .ci/with-postgres to include PostgreSQL'
+
+/** A fresh PostgreSQL database for one test file, dropped at its end; undefined without TEST_DATABASE_URL. */
+export async function testPostgresUrl (t: Test): Promise<string | undefined> {
+  const adminUrl = process.env.TEST_DATABASE_URL
+  if (adminUrl === undefined || adminUrl === '') return undefined
+  const name = `msb_test_${randomBytes(6).toString('hex')}`
+  const admin = new pg.Client(adminUrl)
+  await admin.connect()
+  await admin.query(`CREATE DATABASE ${name}`)
+  t.teardown(async () => {
+    await admin.query(`DROP DATABASE ${name} WITH (FORCE)`)
+    await admin.end()
+  })
+  const url = new URL(adminUrl)
+  url.pathname = `/${name}`
+  return url.toString()
+}
+
+/** The store backends to run a suite on: PGlite always, PostgreSQL when `.ci/with-postgres` provides one. */
+export async function testBackends (t: Test): Promise<Array<{ name: string, db?: Db, skip?: string }>> {
+  const pglite = { name: 'pglite', db: await testDb(t) }
+  const url = await testPostgresUrl(t)
+  if (url === undefined) return [pglite, { name: 'postgres', skip: POSTGRES_SKIP }]
+  const db = openPostgres(url, 5, () => {})
+  t.teardown(() => db.close())
+  return [pglite, { name: 'postgres', db }]
 }

@@ -1,5 +1,7 @@
 import { mkdir } from 'node:fs/promises'
 import { PGlite } from '@electric-sql/pglite'
+import pg from 'pg'
+import { StoreUnavailableError } from '../errors.js'
 
 export interface Queryable {
   query<Row = Record<string, unknown>> (sql: string, params?: unknown[]): Promise<Row[]>
@@ -31,5 +33,47 @@ export async function openPglite (dataDir?: string): Promise<Db> {
     ...wrap(pglite),
     transaction: work => pglite.transaction(tx => work(wrap(tx))),
     close: () => pglite.close()
+  }
+}
+
+// SQLSTATE classes that mean "the database is not there right now", not "this query is wrong":
+// 08 connection exception, 53 insufficient resources, 57 operator intervention (shutdown, restart).
+const UNAVAILABLE_SQLSTATE = /^(08|53|57)/
+
+function unavailable (err: unknown): unknown {
+  const code = (err as { code?: unknown }).code
+  const sqlState = typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)
+  return !sqlState || UNAVAILABLE_SQLSTATE.test(code as string) ? new StoreUnavailableError({ cause: err }) : err
+}
+
+/** A PostgreSQL pool; connection failures surface as StoreUnavailableError (503) and the pool recovers by itself. */
+export function openPostgres (connectionString: string, poolSize: number, onIdleError: (err: Error) => void): Db {
+  const pool = new pg.Pool({ connectionString, max: poolSize, connectionTimeoutMillis: 3000 })
+  pool.on('error', onIdleError)
+  const run = async <Row> (target: pg.Pool | pg.PoolClient, sql: string, params?: unknown[]) => {
+    try {
+      return (await target.query(sql, params)).rows as Row[]
+    } catch (err) {
+      throw unavailable(err)
+    }
+  }
+  return {
+    query: (sql, params) => run(pool, sql, params),
+    exec: async sql => { await run(pool, sql) },
+    async transaction (work) {
+      const client = await pool.connect().catch(err => { throw unavailable(err) })
+      try {
+        await run(client, 'BEGIN')
+        const result = await work({ query: (sql, params) => run(client, sql, params), exec: async sql => { await run(client, sql) } })
+        await run(client, 'COMMIT')
+        return result
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => {})
+        throw err
+      } finally {
+        client.release()
+      }
+    },
+    close: () => pool.end()
   }
 }

@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import fp from 'fastify-plugin'
 import { type Cipher, createCipher, parseEncryptionKeys } from './cipher.js'
-import { type Db, openPglite } from './db.js'
+import { type Db, openPglite, openPostgres } from './db.js'
 import { migrate } from './migrations.js'
 
 export type PageStatus = 'connected' | 'needs_reconnect'
@@ -131,9 +131,26 @@ export function createStore (db: Db, cipher: Cipher) {
 
 export type Store = ReturnType<typeof createStore>
 
-export async function openStore (options: { dataDir?: string, encryptionKeys: string, db?: Db }) {
-  const db = options.db ?? await openPglite(options.dataDir === undefined ? undefined : join(options.dataDir, 'pglite'))
-  await migrate(db)
+export interface StoreOptions {
+  encryptionKeys: string
+  /** an open database the caller owns; otherwise PostgreSQL at databaseUrl, or PGlite in dataDir (in memory without one) */
+  db?: Db
+  databaseUrl?: string
+  poolSize?: number
+  dataDir?: string
+  onIdleError?: (err: Error) => void
+}
+
+export async function openStore (options: StoreOptions) {
+  const db = options.db ?? (options.databaseUrl
+    ? openPostgres(options.databaseUrl, options.poolSize ?? 10, options.onIdleError ?? (() => {}))
+    : await openPglite(options.dataDir === undefined ? undefined : join(options.dataDir, 'pglite')))
+  try {
+    await migrate(db)
+  } catch (err) {
+    if (options.db === undefined) await db.close()
+    throw err
+  }
   return { db, store: createStore(db, createCipher(parseEncryptionKeys(options.encryptionKeys))) }
 }
 
@@ -145,10 +162,14 @@ declare module 'fastify' {
 
 /** With `db` given (tests share one per file), the caller owns and closes it. */
 export default fp<{ db?: Db }>(async (fastify, { db: sharedDb }) => {
+  const { config } = fastify
   const { db, store } = await openStore({
-    dataDir: fastify.config.DATA_DIR,
-    encryptionKeys: fastify.config.TOKEN_ENCRYPTION_KEY,
-    ...(sharedDb === undefined ? {} : { db: sharedDb })
+    encryptionKeys: config.TOKEN_ENCRYPTION_KEY,
+    ...(sharedDb === undefined ? {} : { db: sharedDb }),
+    databaseUrl: config.DATABASE_URL,
+    poolSize: config.DATABASE_POOL_SIZE,
+    dataDir: config.DATA_DIR,
+    onIdleError: err => fastify.log.warn({ err }, 'an idle database connection failed')
   })
   fastify.decorate('store', store)
   if (sharedDb === undefined) fastify.addHook('onClose', () => db.close())

@@ -3,78 +3,83 @@ import t from 'tap'
 import { createCipher, parseEncryptionKeys } from '../../plugins/store/cipher.js'
 import { createStore, openStore } from '../../plugins/store/index.js'
 import { migrate } from '../../plugins/store/migrations.js'
-import { testDb } from '../helper.js'
+import { testBackends } from '../helper.js'
 
-const db = await testDb(t)
 const key = randomBytes(32).toString('hex')
-const { store } = await openStore({ db, encryptionKeys: key })
 
 const page = (id: string, tasks = ['MESSAGING']) => ({ id, name: `Page ${id}`, category: 'Shop', tasks, canMessage: tasks.includes('MESSAGING'), accessToken: `page-token-${id}` })
 const user = (id: string) => ({ id, name: `User ${id}`, accessToken: `user-token-${id}` })
 
-t.test('migrations run once and record their versions', async t => {
-  t.same(await migrate(db), [], 'nothing left to run on a migrated store')
-  t.same(await db.query('SELECT version FROM schema_migrations'), [{ version: 1 }])
-})
+for (const backend of await testBackends(t)) {
+  t.test(`store on ${backend.name}`, { skip: backend.skip ?? false }, async t => {
+    const db = backend.db!
+    const { store } = await openStore({ db, encryptionKeys: key })
 
-t.test('a connection stores the user and Pages, tokens sealed', async t => {
-  await store.saveConnection({ workspace: 'store-a', user: user('11'), pages: [page('101'), page('102', ['ANALYZE'])] })
-  t.same(await store.listPages('store-a'), [
-    { id: '101', name: 'Page 101', category: 'Shop', tasks: ['MESSAGING'], canMessage: true, status: 'connected' },
-    { id: '102', name: 'Page 102', category: 'Shop', tasks: ['ANALYZE'], canMessage: false, status: 'connected' }
-  ])
-  const rows = await db.query<{ token_ciphertext: string, token_key_id: string }>(
-    "SELECT token_ciphertext, token_key_id FROM pages WHERE id = '101' UNION ALL SELECT token_ciphertext, token_key_id FROM facebook_users WHERE id = '11'")
-  const cipher = createCipher(parseEncryptionKeys(key))
-  for (const row of rows) {
-    t.notMatch(row.token_ciphertext, 'token', 'no plaintext at rest')
-    t.match(row.token_ciphertext, /^[A-Za-z0-9+/]+=*$/, 'base64 text')
-    t.equal(row.token_key_id, cipher.currentKeyId)
-  }
-  t.equal(cipher.open({ ciphertext: rows[0]!.token_ciphertext, keyId: rows[0]!.token_key_id }, 'page:101'), 'page-token-101')
-  t.equal(cipher.open({ ciphertext: rows[1]!.token_ciphertext, keyId: rows[1]!.token_key_id }, 'facebook-user:11'), 'user-token-11')
-})
+    t.test('migrations run once and record their versions', async t => {
+      t.same(await migrate(db), [], 'nothing left to run on a migrated store')
+      t.same(await db.query('SELECT version FROM schema_migrations'), [{ version: 1 }])
+    })
 
-t.test('connecting again updates in place', async t => {
-  await store.saveConnection({ workspace: 'store-b', user: user('21'), pages: [page('201')] })
-  await store.saveConnection({ workspace: 'store-b', user: user('21'), pages: [{ ...page('201'), name: 'Renamed', tasks: [], canMessage: false }] })
-  t.match(await store.listPages('store-b'), [{ id: '201', name: 'Renamed', canMessage: false }])
-  t.equal((await store.listPages('store-b')).length, 1)
-})
+    t.test('a connection stores the user and Pages, tokens sealed', async t => {
+      await store.saveConnection({ workspace: 'store-a', user: user('11'), pages: [page('101'), page('102', ['ANALYZE'])] })
+      t.same(await store.listPages('store-a'), [
+        { id: '101', name: 'Page 101', category: 'Shop', tasks: ['MESSAGING'], canMessage: true, status: 'connected' },
+        { id: '102', name: 'Page 102', category: 'Shop', tasks: ['ANALYZE'], canMessage: false, status: 'connected' }
+      ])
+      const rows = await db.query<{ token_ciphertext: string, token_key_id: string }>(
+        "SELECT token_ciphertext, token_key_id FROM pages WHERE id = '101' UNION ALL SELECT token_ciphertext, token_key_id FROM facebook_users WHERE id = '11'")
+      const cipher = createCipher(parseEncryptionKeys(key))
+      for (const row of rows) {
+        t.notMatch(row.token_ciphertext, 'token', 'no plaintext at rest')
+        t.match(row.token_ciphertext, /^[A-Za-z0-9+/]+=*$/, 'base64 text')
+        t.equal(row.token_key_id, cipher.currentKeyId)
+      }
+      t.equal(cipher.open({ ciphertext: rows[0]!.token_ciphertext, keyId: rows[0]!.token_key_id }, 'page:101'), 'page-token-101')
+      t.equal(cipher.open({ ciphertext: rows[1]!.token_ciphertext, keyId: rows[1]!.token_key_id }, 'facebook-user:11'), 'user-token-11')
+    })
 
-t.test('a Page connected from another workspace moves there and is reported', async t => {
-  await store.saveConnection({ workspace: 'store-c', user: user('31'), pages: [page('301'), page('302')] })
-  const moved = await store.saveConnection({ workspace: 'store-d', user: user('32'), pages: [page('302'), page('303')] })
-  t.same(moved, [{ id: '302', fromWorkspace: 'store-c' }])
-  t.same((await store.listPages('store-c')).map(p => p.id), ['301'])
-  t.same((await store.listPages('store-d')).map(p => p.id), ['302', '303'])
-})
+    t.test('connecting again updates in place', async t => {
+      await store.saveConnection({ workspace: 'store-b', user: user('21'), pages: [page('201')] })
+      await store.saveConnection({ workspace: 'store-b', user: user('21'), pages: [{ ...page('201'), name: 'Renamed', tasks: [], canMessage: false }] })
+      t.match(await store.listPages('store-b'), [{ id: '201', name: 'Renamed', canMessage: false }])
+      t.equal((await store.listPages('store-b')).length, 1)
+    })
 
-t.test('workspaces list with their Page counts', async t => {
-  await store.ensureWorkspace('store-empty')
-  const workspaces = await store.listWorkspaces()
-  t.same(workspaces.find(w => w.id === 'store-empty'), { id: 'store-empty', pageCount: 0 })
-  t.same(workspaces.find(w => w.id === 'store-d'), { id: 'store-d', pageCount: 2 })
-  t.equal(typeof workspaces[0]!.pageCount, 'number')
-})
+    t.test('a Page connected from another workspace moves there and is reported', async t => {
+      await store.saveConnection({ workspace: 'store-c', user: user('31'), pages: [page('301'), page('302')] })
+      const moved = await store.saveConnection({ workspace: 'store-d', user: user('32'), pages: [page('302'), page('303')] })
+      t.same(moved, [{ id: '302', fromWorkspace: 'store-c' }])
+      t.same((await store.listPages('store-c')).map(p => p.id), ['301'])
+      t.same((await store.listPages('store-d')).map(p => p.id), ['302', '303'])
+    })
 
-t.test('a Page is deleted only from its own workspace', async t => {
-  t.equal(await store.deletePage('store-c', '303'), false)
-  t.equal(await store.deletePage('store-d', '303'), true)
-  t.equal(await store.deletePage('store-d', '303'), false)
-})
+    t.test('workspaces list with their Page counts', async t => {
+      await store.ensureWorkspace('store-empty')
+      const workspaces = await store.listWorkspaces()
+      t.same(workspaces.find(w => w.id === 'store-empty'), { id: 'store-empty', pageCount: 0 })
+      t.same(workspaces.find(w => w.id === 'store-d'), { id: 'store-d', pageCount: 2 })
+      t.equal(typeof workspaces[0]!.pageCount, 'number')
+    })
 
-t.test('reencrypt moves every token to the first key', async t => {
-  const newKey = randomBytes(32).toString('hex')
-  const rotated = createStore(db, createCipher(parseEncryptionKeys(`${newKey},${key}`)))
-  const total = (await db.query<{ n: number }>('SELECT ((SELECT count(*) FROM pages) + (SELECT count(*) FROM facebook_users))::integer AS n'))[0]!.n
-  t.equal(await rotated.reencrypt(), total)
-  t.equal(await rotated.reencrypt(), 0, 'a second run has nothing to do')
-  const onlyNew = createCipher(parseEncryptionKeys(newKey))
-  const [row] = await db.query<{ token_ciphertext: string, token_key_id: string }>("SELECT token_ciphertext, token_key_id FROM pages WHERE id = '101'")
-  t.equal(onlyNew.open({ ciphertext: row!.token_ciphertext, keyId: row!.token_key_id }, 'page:101'), 'page-token-101', 'the old key is no longer needed')
-})
+    t.test('a Page is deleted only from its own workspace', async t => {
+      t.equal(await store.deletePage('store-c', '303'), false)
+      t.equal(await store.deletePage('store-d', '303'), true)
+      t.equal(await store.deletePage('store-d', '303'), false)
+    })
 
-t.test('ping answers while the database is open', async t => {
-  await t.resolves(store.ping())
-})
+    t.test('reencrypt moves every token to the first key', async t => {
+      const newKey = randomBytes(32).toString('hex')
+      const rotated = createStore(db, createCipher(parseEncryptionKeys(`${newKey},${key}`)))
+      const total = (await db.query<{ n: number }>('SELECT ((SELECT count(*) FROM pages) + (SELECT count(*) FROM facebook_users))::integer AS n'))[0]!.n
+      t.equal(await rotated.reencrypt(), total)
+      t.equal(await rotated.reencrypt(), 0, 'a second run has nothing to do')
+      const onlyNew = createCipher(parseEncryptionKeys(newKey))
+      const [row] = await db.query<{ token_ciphertext: string, token_key_id: string }>("SELECT token_ciphertext, token_key_id FROM pages WHERE id = '101'")
+      t.equal(onlyNew.open({ ciphertext: row!.token_ciphertext, keyId: row!.token_key_id }, 'page:101'), 'page-token-101', 'the old key is no longer needed')
+    })
+
+    t.test('ping answers while the database is open', async t => {
+      await t.resolves(store.ping())
+    })
+  })
+}

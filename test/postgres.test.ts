@@ -1,0 +1,46 @@
+import { randomBytes } from 'node:crypto'
+import t from 'tap'
+import { openStore } from '../plugins/store/index.js'
+import { mockCallbackGraph } from './graph-mocks.js'
+import { build, logCapture, mintLink, mockGraph, POSTGRES_SKIP, startLogin, testPostgresUrl } from './helper.js'
+import { startTcpProxy } from './tcp-proxy.js'
+
+const url = await testPostgresUrl(t)
+const skip = url === undefined ? POSTGRES_SKIP : false
+
+t.test('replicas starting together migrate once, under the advisory lock', { skip }, async t => {
+  const key = randomBytes(32).toString('hex')
+  const opened = await Promise.all(Array.from({ length: 4 }, () => openStore({ databaseUrl: url!, poolSize: 2, encryptionKeys: key })))
+  t.teardown(() => Promise.all(opened.map(({ db }) => db.close())))
+  t.same(await opened[0]!.db.query('SELECT version FROM schema_migrations'), [{ version: 1 }])
+  await Promise.all(opened.map(({ store }) => store.ping()))
+})
+
+t.test('DATABASE_URL: the database going away is 503 on /readyz and the callback, and the service recovers', { skip }, async t => {
+  const target = new URL(url!)
+  const proxy = await startTcpProxy(Number(target.port))
+  t.teardown(proxy.close)
+  target.host = `127.0.0.1:${proxy.port}`
+  const agent = mockGraph(t)
+  const logs = logCapture()
+  const app = await build(t, { dispatcher: agent, logStream: logs.stream, env: { DATABASE_URL: target.toString(), DATABASE_POOL_SIZE: '3', LOG_LEVEL: 'warn' } })
+  t.equal((await app.inject('/readyz')).statusCode, 200)
+
+  const login = await startLogin(app, (await mintLink(app, 'pg-down')).link)
+  mockCallbackGraph(agent)
+  proxy.cut()
+  t.equal((await app.inject('/readyz')).statusCode, 503, 'not ready while the database is away')
+  const callback = await app.inject({ url: `/facebook/callback?code=AQ&state=${login.state}`, headers: { cookie: login.cookieHeader } })
+  t.equal(callback.statusCode, 503)
+  t.match(callback.json(), { statusCode: 503, error: 'Service Unavailable', message: /cannot reach its database/, requestId: String })
+  t.equal((await app.inject('/healthz')).statusCode, 200, 'the process lives on')
+
+  proxy.restore()
+  t.equal((await app.inject('/readyz')).statusCode, 200, 'ready again once the database is back')
+  const retry = await startLogin(app, (await mintLink(app, 'pg-down')).link)
+  mockCallbackGraph(agent)
+  const again = await app.inject({ url: `/facebook/callback?code=AQ&state=${retry.state}`, headers: { cookie: retry.cookieHeader } })
+  t.equal(again.statusCode, 200, 'a new callback succeeds')
+  t.ok(logs.lines.length > 0, 'the outage was logged')
+  t.notOk(logs.lines.some(line => line.includes(target.toString())), 'the database URL stays out of the log')
+})
