@@ -13,7 +13,8 @@ try {
 
 const server = await buildServer(config)
 
-closeWithGrace({ delay: 9000 }, async ({ signal, err }) => {
+// A second signal, or SHUTDOWN_TIMEOUT_MS without a clean close, exits at once (code 1).
+closeWithGrace({ delay: config.SHUTDOWN_TIMEOUT_MS }, async ({ signal, err }) => {
   if (err !== undefined) server.log.error({ err }, 'shutting down after an error')
   else server.log.info({ signal }, 'shutting down')
   await server.close()

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { request } from 'undici'
 import { startFacebookEmulator } from './emulator/facebook.js'
 import { browser } from './http-client.js'
@@ -20,35 +20,47 @@ async function waitUntilReady (base: string) {
   throw new Error('the service did not become ready')
 }
 
+/** The built server in its own process, on a temp DATA_DIR, against the emulator, with a callback ready to send. */
+async function serviceWithCallbackInFlight (t: Test, env: Record<string, string> = {}) {
+  const emulator = await startFacebookEmulator({ appId: APP_ID, appSecret: APP_SECRET, autoApprove: true })
+  t.teardown(emulator.close)
+  const dataDir = await mkdtemp(join(tmpdir(), 'msb-shutdown-'))
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }))
+  const port = await freePort()
+  const base = `http://127.0.0.1:${port}`
+  const child = spawn(process.execPath, ['dist/src/server.js'], {
+    env: {
+      ...testEnv({
+        FACEBOOK_GRAPH_URL: emulator.url,
+        FACEBOOK_DIALOG_URL: emulator.url,
+        FACEBOOK_REDIRECT_URI: `${base}/facebook/callback`,
+        DATA_DIR: dataDir,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        LOG_LEVEL: 'warn',
+        ...env
+      }),
+      PATH: process.env.PATH ?? ''
+    },
+    stdio: ['ignore', 'inherit', 'inherit']
+  })
+  t.teardown(() => { child.kill('SIGKILL') })
+  const exited = once(child, 'exit')
+  await waitUntilReady(base)
+
+  const minted = await request(`${base}/admin/workspaces/drain/connect-links`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+  const { url } = await minted.body.json() as { url: string }
+  const client = browser('application/json')
+  const login = await client.get(url.replace('/connect?', '/facebook/login?'))
+  const dialog = await client.get(login.location!)
+  return { base, child, exited, emulator, sendCallback: () => client.get(dialog.location!) }
+}
+
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   t.test(`${signal}: the callback in flight completes, then the process exits 0`, async t => {
-    const emulator = await startFacebookEmulator({ appId: APP_ID, appSecret: APP_SECRET, autoApprove: true })
-    t.teardown(emulator.close)
-    const dataDir = await mkdtemp(join(tmpdir(), 'msb-shutdown-'))
-    t.teardown(() => rm(dataDir, { recursive: true, force: true }))
-    const port = await freePort()
-    const base = `http://127.0.0.1:${port}`
-    const env = testEnv({
-      FACEBOOK_GRAPH_URL: emulator.url,
-      FACEBOOK_DIALOG_URL: emulator.url,
-      FACEBOOK_REDIRECT_URI: `${base}/facebook/callback`,
-      DATA_DIR: dataDir,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn'
-    })
-    const child = spawn(process.execPath, ['dist/src/server.js'], { env: { ...env, PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'inherit', 'inherit'] })
-    t.teardown(() => { child.kill('SIGKILL') })
-    const exited = once(child, 'exit')
-    await waitUntilReady(base)
-
-    const minted = await request(`${base}/admin/workspaces/drain/connect-links`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
-    const { url } = await minted.body.json() as { url: string }
-    const client = browser('application/json')
-    const login = await client.get(url.replace('/connect?', '/facebook/login?'))
-    const dialog = await client.get(login.location!)
+    const { base, child, exited, emulator, sendCallback } = await serviceWithCallbackInFlight(t)
     emulator.setDelay(400)
-    const inFlight = client.get(dialog.location!)
+    const inFlight = sendCallback()
     await sleep(200)
     child.kill(signal)
 
@@ -60,3 +72,27 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     await t.rejects(request(`${base}/healthz`), 'no longer listening')
   })
 }
+
+t.test('SHUTDOWN_TIMEOUT_MS forces the exit when a request outlasts it', async t => {
+  const { child, exited, emulator, sendCallback } = await serviceWithCallbackInFlight(t, { SHUTDOWN_TIMEOUT_MS: '300', GRAPH_TIMEOUT_MS: '20000', CALLBACK_TIMEOUT_MS: '20000' })
+  emulator.setDelay(10_000)
+  sendCallback().catch(() => {})
+  await sleep(200)
+  const signalled = Date.now()
+  child.kill('SIGTERM')
+  const [code] = await exited
+  t.equal(code, 1, 'a forced exit is not a clean one')
+  t.ok(Date.now() - signalled < 5000, 'well before the slow request would have finished')
+})
+
+t.test('a second signal forces the exit', async t => {
+  const { child, exited, emulator, sendCallback } = await serviceWithCallbackInFlight(t, { GRAPH_TIMEOUT_MS: '20000', CALLBACK_TIMEOUT_MS: '20000' })
+  emulator.setDelay(10_000)
+  sendCallback().catch(() => {})
+  await sleep(200)
+  child.kill('SIGTERM')
+  await sleep(200)
+  child.kill('SIGTERM')
+  const [code] = await exited
+  t.equal(code, 1)
+})
