@@ -31,7 +31,7 @@ t.test('over real HTTP: mint a link, open the connect page, follow every redirec
   const href = /<a class="button" href="([^"]+)">Connect with Facebook<\/a>/.exec(connect.body)![1]!.replaceAll('&amp;', '&')
 
   const result = await client.follow(new URL(href, base).toString())
-  t.same(client.hops.map(h => [new URL(h.url).pathname, h.status]), [
+  t.same(client.responses.map(h => [new URL(h.url).pathname, h.status]), [
     ['/connect', 200],
     ['/facebook/login', 302],
     ['/v26.0/dialog/oauth', 302],
@@ -57,7 +57,7 @@ t.test('over real HTTP: the emulator dialog, a declined permission, and the gran
   const dialog = await client.follow(new URL(login, base).toString())
   t.match(dialog.body, 'Continue as')
   const ticket = /name="ticket" value="([^"]+)"/.exec(dialog.body)![1]!
-  const dialogUrl = new URL(client.hops.at(-1)!.url)
+  const dialogUrl = new URL(client.responses.at(-1)!.url)
   const decide = new URL('/dialog/decide', dialogUrl)
   decide.search = new URLSearchParams([['ticket', ticket], ['granted', 'pages_show_list'], ['granted', 'pages_manage_metadata'], ['decision', 'allow']]).toString()
   const result = await client.follow(decide.toString())
@@ -76,7 +76,7 @@ t.test('over real HTTP: cancelling the dialog ends on the friendly cancellation 
   const login = /href="([^"]+)">Connect with Facebook/.exec(connect.body)![1]!.replaceAll('&amp;', '&')
   const dialog = await client.follow(new URL(login, base).toString())
   const ticket = /name="ticket" value="([^"]+)"/.exec(dialog.body)![1]!
-  const decide = new URL(`/dialog/decide?ticket=${ticket}&decision=deny`, client.hops.at(-1)!.url)
+  const decide = new URL(`/dialog/decide?ticket=${ticket}&decision=deny`, client.responses.at(-1)!.url)
   const result = await client.follow(decide.toString())
   t.equal(result.status, 403)
   t.match(result.body, 'Facebook Login was cancelled')

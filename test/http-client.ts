@@ -3,7 +3,7 @@ import { request } from 'undici'
 /** A browser-ish client over real HTTP: a cookie jar per host, redirects followed one hop at a time. */
 export function browser (accept = 'text/html,application/xhtml+xml') {
   const jar = new Map<string, Map<string, string>>()
-  const hops: Array<{ url: string, status: number }> = []
+  const responses: Array<{ url: string, status: number, headers: Record<string, string | string[] | undefined> }> = []
 
   async function get (url: string) {
     const target = new URL(url)
@@ -11,7 +11,7 @@ export function browser (accept = 'text/html,application/xhtml+xml') {
     const cookie = [...cookies].map(([name, value]) => `${name}=${value}`).join('; ')
     const res = await request(target, { headers: { accept, ...(cookie === '' ? {} : { cookie }) } })
     const body = await res.body.text()
-    hops.push({ url, status: res.statusCode })
+    responses.push({ url, status: res.statusCode, headers: res.headers })
     const setCookie = res.headers['set-cookie']
     for (const line of Array.isArray(setCookie) ? setCookie : setCookie === undefined ? [] : [setCookie]) {
       const [pair] = line.split(';')
@@ -30,5 +30,5 @@ export function browser (accept = 'text/html,application/xhtml+xml') {
     return answer
   }
 
-  return { get, follow, hops, jar }
+  return { get, follow, responses, jar }
 }

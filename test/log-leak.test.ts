@@ -33,7 +33,7 @@ t.test('the whole flow with canary secrets: none reaches a log line or a respons
   const result = await client.follow(`${base}/facebook/login?link=${link}`)
   t.equal(result.status, 200, 'the flow completed')
   responses.push(result.body)
-  const callbackUrl = client.hops.find(h => h.url.includes('/facebook/callback'))!.url
+  const callbackUrl = client.responses.find(h => h.url.includes('/facebook/callback'))!.url
   const replay = await client.get(callbackUrl)
   t.equal(replay.status, 403, 'a replayed callback is refused')
   responses.push(replay.body, JSON.stringify(replay.headers))

@@ -1,5 +1,3 @@
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -8,17 +6,8 @@ import t, { type Test } from 'tap'
 import { request } from 'undici'
 import { startFacebookEmulator } from './emulator/facebook.js'
 import { browser } from './http-client.js'
-import { ADMIN_TOKEN, APP_ID, APP_SECRET, freePort, testEnv } from './helper.js'
-
-async function waitUntilReady (base: string) {
-  for (let attempt = 0; attempt < 300; attempt++) {
-    try {
-      if ((await request(`${base}/readyz`)).statusCode === 200) return
-    } catch {}
-    await sleep(100)
-  }
-  throw new Error('the service did not become ready')
-}
+import { ADMIN_TOKEN, APP_ID, APP_SECRET, freePort } from './helper.js'
+import { spawnService } from './service-process.js'
 
 /** The built server in its own process, on a temp DATA_DIR, against the emulator, with a callback ready to send. */
 async function serviceWithCallbackInFlight (t: Test, env: Record<string, string> = {}) {
@@ -27,26 +16,14 @@ async function serviceWithCallbackInFlight (t: Test, env: Record<string, string>
   const dataDir = await mkdtemp(join(tmpdir(), 'msb-shutdown-'))
   t.teardown(() => rm(dataDir, { recursive: true, force: true }))
   const port = await freePort()
-  const base = `http://127.0.0.1:${port}`
-  const child = spawn(process.execPath, ['dist/src/server.js'], {
-    env: {
-      ...testEnv({
-        FACEBOOK_GRAPH_URL: emulator.url,
-        FACEBOOK_DIALOG_URL: emulator.url,
-        FACEBOOK_REDIRECT_URI: `${base}/facebook/callback`,
-        DATA_DIR: dataDir,
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        LOG_LEVEL: 'warn',
-        ...env
-      }),
-      PATH: process.env.PATH ?? ''
-    },
-    stdio: ['ignore', 'inherit', 'inherit']
+  const { base, child, exited } = await spawnService(t, {
+    FACEBOOK_GRAPH_URL: emulator.url,
+    FACEBOOK_DIALOG_URL: emulator.url,
+    FACEBOOK_REDIRECT_URI: `http://127.0.0.1:${port}/facebook/callback`,
+    DATA_DIR: dataDir,
+    PORT: String(port),
+    ...env
   })
-  t.teardown(() => { child.kill('SIGKILL') })
-  const exited = once(child, 'exit')
-  await waitUntilReady(base)
 
   const minted = await request(`${base}/admin/workspaces/drain/connect-links`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
   const { url } = await minted.body.json() as { url: string }

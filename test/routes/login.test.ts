@@ -107,3 +107,22 @@ t.test('RATE_LIMIT_MAX=0 turns the limit off', async t => {
   }
   t.pass('70 requests, none limited')
 })
+
+t.test('X-Forwarded-For from an untrusted peer changes nothing: 100 spoofed addresses share one bucket', async t => {
+  const app = await build(t, { db, env: { RATE_LIMIT_MAX: '5', TRUST_PROXY: '10.9.9.9' } })
+  const statuses = []
+  for (let i = 0; i < 100; i++) {
+    statuses.push((await app.inject({ url: '/facebook/login', headers: { 'x-forwarded-for': `198.51.100.${i}` } })).statusCode)
+  }
+  t.same(statuses.slice(0, 5), [403, 403, 403, 403, 403])
+  t.ok(statuses.slice(5).every(status => status === 429), 'the sixth and every later request is limited')
+})
+
+t.test('behind a trusted proxy each forwarded client has its own bucket', async t => {
+  const app = await build(t, { db, env: { RATE_LIMIT_MAX: '2', TRUST_PROXY: '127.0.0.1' } })
+  const from = (client: string) => app.inject({ url: '/facebook/login', headers: { 'x-forwarded-for': client } })
+  t.equal((await from('198.51.100.1')).statusCode, 403)
+  t.equal((await from('198.51.100.1')).statusCode, 403)
+  t.equal((await from('198.51.100.1')).statusCode, 429)
+  t.equal((await from('198.51.100.2')).statusCode, 403, 'another client behind the same proxy is not limited')
+})
