@@ -1,0 +1,67 @@
+import { mkdir } from 'node:fs/promises'
+import t from 'tap'
+import { chromium, type Browser } from 'playwright-core'
+import { DEFAULT_PAGES, startFacebookEmulator } from '../emulator/facebook.js'
+import { APP_ID, APP_SECRET, build, freePort, mintLink, testDb } from '../helper.js'
+
+/** Headless Chromium (Debian's package) clicking through the connect page, the emulator's dialog and the result. */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+const SCREENSHOTS = '.tap/screenshots'
+// The page's window, typed just enough: this project compiles without the DOM library.
+interface CssWindow { getComputedStyle (element: unknown): { backgroundColor: string } }
+
+const db = await testDb(t)
+const emulator = await startFacebookEmulator({ appId: APP_ID, appSecret: APP_SECRET })
+t.teardown(emulator.close)
+const port = await freePort()
+const base = `http://127.0.0.1:${port}`
+const app = await build(t, { db, env: { FACEBOOK_GRAPH_URL: emulator.url, FACEBOOK_DIALOG_URL: emulator.url, FACEBOOK_REDIRECT_URI: `${base}/facebook/callback` } })
+await app.listen({ port, host: '127.0.0.1' })
+
+const browser: Browser = await chromium.launch({
+  executablePath: CHROMIUM,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+})
+t.teardown(() => browser.close())
+await mkdir(SCREENSHOTS, { recursive: true })
+
+t.test('connect link -> Connect with Facebook -> dialog -> the result page lists the Pages', async t => {
+  const page = await browser.newPage()
+  t.teardown(() => page.close())
+  const { url } = await mintLink(app, 'browser-ok')
+  await page.goto(url)
+  t.equal(await page.title(), 'Connect your Facebook Pages')
+  t.equal(await page.locator('a.button').evaluate(el => (globalThis as unknown as CssWindow).getComputedStyle(el).backgroundColor), 'rgb(24, 119, 242)',
+    'the stylesheet applies under the CSP (allowed by its hash)')
+  await page.getByRole('link', { name: 'Connect with Facebook' }).click()
+  await page.waitForURL(`${emulator.url}/**`)
+  await page.getByRole('button', { name: 'Continue' }).click()
+  await page.waitForURL(`${base}/connect?**`)
+  t.match(await page.locator('.notice').first().textContent(), 'Your Facebook Pages are connected')
+  const listed = await page.locator('li strong').allTextContents()
+  t.same(listed.sort(), DEFAULT_PAGES.map(p => p.name).sort())
+  t.equal(await page.getByText('Grant the missing permissions').count(), 0)
+  await page.screenshot({ path: `${SCREENSHOTS}/result-page.png`, fullPage: true })
+  t.pass(`screenshot saved to ${SCREENSHOTS}/result-page.png`)
+})
+
+t.test('declining a permission, then following "grant the missing permissions"', async t => {
+  const page = await browser.newPage()
+  t.teardown(() => page.close())
+  await page.goto((await mintLink(app, 'browser-declined')).url)
+  await page.getByRole('link', { name: 'Connect with Facebook' }).click()
+  await page.waitForURL(`${emulator.url}/**`)
+  await page.getByLabel('pages_messaging').uncheck()
+  await page.getByRole('button', { name: 'Continue' }).click()
+  await page.waitForURL(`${base}/connect?**`)
+  t.match(await page.locator('.notice').nth(1).textContent(), 'Some permissions were not granted: pages_messaging')
+  await page.screenshot({ path: `${SCREENSHOTS}/declined-page.png`, fullPage: true })
+
+  await page.getByRole('link', { name: 'Grant the missing permissions' }).click()
+  await page.waitForURL(`${emulator.url}/**`)
+  t.equal(new URL(page.url()).searchParams.get('auth_type'), 'rerequest', 'the dialog is asked to re-request')
+  await page.getByRole('button', { name: 'Continue' }).click()
+  await page.waitForURL(`${base}/connect?**`)
+  t.equal(await page.getByText('Some permissions were not granted').count(), 0, 'nothing is missing any more')
+  t.match(await page.locator('.notice').first().textContent(), 'Your Facebook Pages are connected')
+})
