@@ -152,7 +152,8 @@ export async function startFacebookEmulator (options: FacebookEmulatorOptions) {
 
   async function handle (req: IncomingMessage, res: ServerResponse) {
     const url = new URL(req.url ?? '/', 'http://emulator')
-    const query = Object.fromEntries(url.searchParams)
+    // Graph takes parameters in the query or, as OAuth clients send them, a form-encoded POST body.
+    const query = { ...Object.fromEntries(url.searchParams), ...Object.fromEntries(new URLSearchParams(await formBody(req))) }
     if (url.pathname === '/dialog/decide') return decide(url, res)
     const match = /^\/(v\d+\.\d)(\/.*)$/.exec(url.pathname)
     if (match === null) return json(res, 404, { error: { message: 'Unknown path', type: 'GraphMethodException', code: 803 } })
@@ -170,6 +171,16 @@ export async function startFacebookEmulator (options: FacebookEmulatorOptions) {
     }
     if (path === '/me/accounts') return accounts(query, res, query.access_token!, version)
     json(res, 404, { error: { message: 'Unknown path', type: 'GraphMethodException', code: 803 } })
+  }
+
+  async function formBody (req: IncomingMessage): Promise<string> {
+    if (req.method !== 'POST' || !String(req.headers['content-type']).startsWith('application/x-www-form-urlencoded')) return ''
+    let body = ''
+    for await (const chunk of req) {
+      body += chunk
+      if (body.length > 65536) throw new Error('form body too large')
+    }
+    return body
   }
 
   const server = createServer((req, res) => {

@@ -1,0 +1,177 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { cpus, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import autocannon from 'autocannon'
+import { Agent, request } from 'undici'
+import { startFacebookEmulator } from '../test/emulator/facebook.js'
+
+/**
+ * `npm run bench`: every figure against baselines measured in the same run, each target three times,
+ * interleaved, median reported. Everything runs on loopback against the bundled Facebook emulator.
+ */
+const REPEATS = 3
+const LOGIN_SECONDS = Number(process.env.BENCH_LOGIN_SECONDS ?? 5)
+const FLOW_SECONDS = Number(process.env.BENCH_FLOW_SECONDS ?? 8)
+const FLOW_CLIENTS = 16
+const APP_ID = '123456789012345'
+const APP_SECRET = 'bench-app-secret-0123456789abcdef'
+const ADMIN = 'bench-admin-token-0123456789abcdef0123456789'
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
+const percentile = (values: number[], p: number) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN
+}
+const freePort = async () => {
+  const { createServer } = await import('node:net')
+  const server = createServer()
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise(resolve => server.close(resolve))
+  return port
+}
+
+interface Target { name: string, base: string, loginPath: string, child: ChildProcess }
+
+/** Spawns `script` on a free port and waits until `readyPath` answers below 500. */
+async function launch (name: string, script: string, env: (port: number) => Record<string, string>, readyPath: string, loginPath: string): Promise<Target> {
+  const port = await freePort()
+  const child = spawn(process.execPath, [script], { env: { PATH: process.env.PATH ?? '', ...env(port), PORT: String(port) }, stdio: ['ignore', 'ignore', 'inherit'] })
+  const base = `http://127.0.0.1:${port}`
+  for (let attempt = 0; ; attempt++) {
+    const status = await request(`${base}${readyPath}`).then(async res => { await res.body.dump(); return res.statusCode }, () => 0)
+    if (status > 0 && status < 500 && status !== 404) break
+    if (attempt > 600) throw new Error(`${name} did not start`)
+    await sleep(100)
+  }
+  return { name, base, loginPath, child }
+}
+
+async function rssMb (child: ChildProcess): Promise<number> {
+  const status = await readFile(`/proc/${child.pid}/status`, 'utf8')
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024
+}
+
+async function loginRun (target: Target) {
+  const result = await autocannon({ url: `${target.base}${target.loginPath}`, connections: 32, duration: LOGIN_SECONDS })
+  const wrong = Object.entries(result.statusCodeStats ?? {}).filter(([code]) => code !== '302').reduce((sum, [, stat]) => sum + (stat.count ?? 0), 0)
+  return { rps: result.requests.average, p99: result.latency.p99, errors: result.errors + result.timeouts + wrong }
+}
+
+/** 16 clients, each walking login -> emulator dialog -> callback with its own cookies, for FLOW_SECONDS. */
+async function flowRun (target: Target, callbackAccept: string) {
+  const dispatcher = new Agent({ connections: FLOW_CLIENTS * 2, keepAliveTimeout: 10_000 })
+  const callbackMs: number[] = []
+  let errors = 0
+  const deadline = Date.now() + FLOW_SECONDS * 1000
+  const get = async (url: string, headers: Record<string, string> = {}) => {
+    const res = await request(url, { dispatcher, headers })
+    await res.body.dump()
+    return res
+  }
+  await Promise.all(Array.from({ length: FLOW_CLIENTS }, async () => {
+    while (Date.now() < deadline) {
+      try {
+        const login = await get(`${target.base}${target.loginPath}`)
+        const setCookie = login.headers['set-cookie']
+        const cookie = (Array.isArray(setCookie) ? setCookie : [setCookie ?? '']).map(line => line.split(';')[0]).join('; ')
+        const dialog = await get(login.headers.location as string)
+        const started = performance.now()
+        const callback = await get(new URL(dialog.headers.location as string).toString(), { cookie, accept: callbackAccept })
+        callbackMs.push(performance.now() - started)
+        if (callback.statusCode !== 200) errors++
+      } catch {
+        errors++
+      }
+    }
+  }))
+  await dispatcher.close()
+  return { flows: callbackMs.length / FLOW_SECONDS, p50: percentile(callbackMs, 0.5), p99: percentile(callbackMs, 0.99), errors }
+}
+
+const emulator = await startFacebookEmulator({ appId: APP_ID, appSecret: APP_SECRET, autoApprove: true })
+const dataDir = await mkdtemp(join(tmpdir(), 'msb-bench-'))
+const serviceEnv = (extra: Record<string, string>, port: number): Record<string, string> => ({
+  FACEBOOK_APP_ID: APP_ID,
+  FACEBOOK_APP_SECRET: APP_SECRET,
+  FACEBOOK_REDIRECT_URI: `http://127.0.0.1:${port}/facebook/callback`,
+  FACEBOOK_GRAPH_URL: emulator.url,
+  FACEBOOK_DIALOG_URL: emulator.url,
+  STATE_TOKEN_SECRET: 'bench-state-secret-0123456789abcdef0123456789',
+  TOKEN_ENCRYPTION_KEY: 'ab'.repeat(32),
+  ADMIN_API_TOKEN: ADMIN,
+  RATE_LIMIT_MAX: '0',
+  LOG_LEVEL: 'warn',
+  HOST: '127.0.0.1',
+  ...extra
+})
+
+/** The built service, ready, with a connect link minted for the workspace `bench`. */
+async function launchService (name: string, extra: Record<string, string>): Promise<Target> {
+  const target = await launch(name, 'dist/src/server.js', port => serviceEnv(extra, port), '/readyz', '')
+  const minted = await request(`${target.base}/admin/workspaces/bench/connect-links`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}` } })
+  const { url } = await minted.body.json() as { url: string }
+  return { ...target, loginPath: `/facebook/login?${new URL(url).searchParams}` }
+}
+
+const service = await launchService('service (PGlite)', { DATA_DIR: dataDir })
+const ceiling = await launch('bare Fastify 302 (ceiling)', 'dist/bench/ceiling.js', () => ({ DIALOG_URL: emulator.url }), '/facebook/login', '/facebook/login')
+const oauth2 = await launch('@fastify/oauth2 Facebook preset', 'dist/bench/oauth2-app.js',
+  () => ({ EMULATOR_URL: emulator.url, FACEBOOK_APP_ID: APP_ID, FACEBOOK_APP_SECRET: APP_SECRET }), '/login/facebook', '/login/facebook')
+
+const login: Record<string, Array<Awaited<ReturnType<typeof loginRun>>>> = {}
+const flow: Record<string, Array<Awaited<ReturnType<typeof flowRun>>>> = {}
+for (let round = 0; round < REPEATS; round++) {
+  for (const target of [service, ceiling, oauth2]) (login[target.name] ??= []).push(await loginRun(target))
+  for (const target of [service, oauth2]) (flow[target.name] ??= []).push(await flowRun(target, 'application/json'))
+}
+const rss: Record<string, number> = { 'service (PGlite)': await rssMb(service.child) }
+
+if (process.env.TEST_DATABASE_URL) {
+  const pg = await launchService('service (PostgreSQL)', { DATABASE_URL: process.env.TEST_DATABASE_URL })
+  for (let round = 0; round < REPEATS; round++) (flow[pg.name] ??= []).push(await flowRun(pg, 'application/json'))
+  rss[pg.name] = await rssMb(pg.child)
+  pg.child.kill('SIGTERM')
+}
+
+const loginRow = (name: string) => {
+  const runs = login[name]!
+  return { rps: median(runs.map(r => r.rps)), p99: median(runs.map(r => r.p99)), errors: runs.reduce((sum, r) => sum + r.errors, 0) }
+}
+const flowRow = (name: string) => {
+  const runs = flow[name]!
+  return { flows: median(runs.map(r => r.flows)), p50: median(runs.map(r => r.p50)), p99: median(runs.map(r => r.p99)), errors: runs.reduce((sum, r) => sum + r.errors, 0) }
+}
+const [s, c, o] = [loginRow(service.name), loginRow(ceiling.name), loginRow(oauth2.name)]
+const lines = [
+  `# bench ${new Date().toISOString()} — node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}; medians of ${REPEATS} interleaved runs`,
+  '',
+  `## GET /facebook/login (autocannon, 32 connections, ${LOGIN_SECONDS} s a run)`,
+  '| target | req/s | p99 ms | errors |',
+  '|---|---|---|---|',
+  ...[[service.name, s], [ceiling.name, c], [oauth2.name, o]].map(([name, row]) => {
+    const r = row as typeof s
+    return `| ${name as string} | ${r.rps.toFixed(0)} | ${r.p99} | ${r.errors} |`
+  }),
+  '',
+  `service / ceiling = ${(s.rps / c.rps).toFixed(2)}; service / @fastify/oauth2 = ${(s.rps / o.rps).toFixed(2)}`,
+  '',
+  `## Full flow: login -> emulator dialog -> callback (${FLOW_CLIENTS} concurrent clients, ${FLOW_SECONDS} s a run)`,
+  '| target | flows/s | callback p50 ms | callback p99 ms | errors |',
+  '|---|---|---|---|---|',
+  ...Object.keys(flow).map(name => {
+    const r = flowRow(name)
+    return `| ${name} | ${r.flows.toFixed(1)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.errors} |`
+  }),
+  '',
+  '## RSS of the service process at the end',
+  ...Object.entries(rss).map(([name, mb]) => `- ${name}: ${mb.toFixed(0)} MB`)
+]
+process.stdout.write(lines.join('\n') + '\n')
+
+for (const target of [service, ceiling, oauth2]) target.child.kill('SIGTERM')
+await emulator.close()
+await sleep(500)
+await rm(dataDir, { recursive: true, force: true })
