@@ -103,7 +103,7 @@ const serviceEnv = (extra: Record<string, string>, port: number): Record<string,
   TOKEN_ENCRYPTION_KEY: 'ab'.repeat(32),
   ADMIN_API_TOKEN: ADMIN,
   RATE_LIMIT_MAX: '0',
-  LOG_LEVEL: 'warn',
+  LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
   HOST: '127.0.0.1',
   ...extra
 })
@@ -116,6 +116,11 @@ async function launchService (name: string, extra: Record<string, string>): Prom
   return { ...target, loginPath: `/facebook/login?${new URL(url).searchParams}` }
 }
 
+// The first start of the embedded store runs initdb (the memory peak); measure a restarted service, as in production.
+const firstStart = await launchService('service (PGlite, first start)', { DATA_DIR: dataDir })
+const firstStartRss = await rssMb(firstStart.child)
+firstStart.child.kill('SIGTERM')
+await new Promise(resolve => firstStart.child.once('exit', resolve))
 const service = await launchService('service (PGlite)', { DATA_DIR: dataDir })
 const ceiling = await launch('bare Fastify 302 (ceiling)', 'dist/bench/ceiling.js', () => ({ DIALOG_URL: emulator.url }), '/facebook/login', '/facebook/login')
 const oauth2 = await launch('@fastify/oauth2 Facebook preset', 'dist/bench/oauth2-app.js',
@@ -127,7 +132,7 @@ for (let round = 0; round < REPEATS; round++) {
   for (const target of [service, ceiling, oauth2]) (login[target.name] ??= []).push(await loginRun(target))
   for (const target of [service, oauth2]) (flow[target.name] ??= []).push(await flowRun(target, 'application/json'))
 }
-const rss: Record<string, number> = { 'service (PGlite)': await rssMb(service.child) }
+const rss: Record<string, number> = { 'service (PGlite), first start, after initdb': firstStartRss, 'service (PGlite)': await rssMb(service.child) }
 
 if (process.env.TEST_DATABASE_URL) {
   const pg = await launchService('service (PostgreSQL)', { DATABASE_URL: process.env.TEST_DATABASE_URL })

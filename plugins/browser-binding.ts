@@ -1,6 +1,7 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Config } from './config.js'
+import { randomText } from './random.js'
 
 /**
  * One random secret per sign-in, kept in an HttpOnly cookie. The signed state carries only its SHA-256,
@@ -17,7 +18,7 @@ export function bindingCookie (config: Config) {
   return {
     name,
     start (reply: FastifyReply): { secret: string, binding: string } {
-      const secret = randomBytes(32).toString('base64url')
+      const secret = randomText(32)
       reply.setCookie(name, secret, { ...attributes, maxAge })
       return { secret, binding: hashOf(secret) }
     },

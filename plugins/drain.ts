@@ -15,7 +15,8 @@ export default fp(async (fastify) => {
   let draining = false
   fastify.decorate('isDraining', () => draining)
   fastify.addHook('preClose', async () => { draining = true })
-  fastify.addHook('onSend', async (_request, reply) => {
+  fastify.addHook('onSend', (_request, reply, payload, done) => {
     if (draining) reply.header('connection', 'close')
+    done(null, payload)
   })
 }, { name: 'drain', fastify: '5.x' })

@@ -34,8 +34,10 @@ export function securityHeaders (): Record<string, string> {
 
 export default fp(async (fastify) => {
   const headers = securityHeaders()
-  fastify.addHook('onRequest', async (request, reply) => {
+  // A callback hook, not an async one: it runs on every request and has nothing to wait for.
+  fastify.addHook('onRequest', (request, reply, done) => {
     reply.headers(headers)
     reply.header('x-request-id', request.id)
+    done()
   })
 }, { name: 'security-headers', fastify: '5.x' })

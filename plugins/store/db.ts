@@ -25,10 +25,14 @@ function wrap (target: Pick<PGlite, 'query' | 'exec'>) {
   }
 }
 
+// PostgreSQL's defaults size its buffers for a server of its own; in-process they are the service's memory.
+// These keep a restarted embedded store near 190 MB of RSS instead of 330 MB (measured with bench/run.ts).
+const EMBEDDED_SETTINGS = ['shared_buffers = 16MB', 'wal_buffers = 1MB', 'work_mem = 2MB', 'maintenance_work_mem = 8MB', 'temp_buffers = 2MB']
+
 /** An embedded PostgreSQL in `dataDir`, or in memory when `dataDir` is undefined. */
 export async function openPglite (dataDir?: string): Promise<Db> {
   if (dataDir !== undefined) await mkdir(dataDir, { recursive: true })
-  const pglite = await PGlite.create(dataDir)
+  const pglite = await PGlite.create(dataDir, { postgresqlconf: EMBEDDED_SETTINGS })
   return {
     ...wrap(pglite),
     transaction: work => pglite.transaction(tx => work(wrap(tx))),

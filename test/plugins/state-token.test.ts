@@ -1,10 +1,12 @@
 import fc from 'fast-check'
 import t from 'tap'
-import { issueToken, StateTokenError, verifyToken } from '../../plugins/state-token.js'
+import { issueToken as issueWith, signingKeys, StateTokenError, verifyToken as verifyWith } from '../../plugins/state-token.js'
 
 const SECRET = 'a'.repeat(32)
 const OTHER = 'b'.repeat(32)
 const NOW = 1_800_000_000
+const issueToken = (secrets: string[], ...rest: Parameters<typeof issueWith> extends [unknown, ...infer R] ? R : never) => issueWith(signingKeys(secrets), ...rest)
+const verifyToken = (secrets: string[], ...rest: Parameters<typeof verifyWith> extends [unknown, ...infer R] ? R : never) => verifyWith(signingKeys(secrets), ...rest)
 const binding = 'x'.repeat(43)
 
 const refusal = (fn: () => unknown) => {
