@@ -18,7 +18,16 @@ async function service (t: Parameters<typeof build>[0], autoApprove: boolean) {
     t.equal(res.statusCode, 201)
     return (await res.body.json() as { url: string }).url
   }
-  return { emulator, base, mint }
+  /** Opens a fresh link's connect page, clicks "Connect with Facebook" and stops on the emulator's dialog. */
+  const openDialog = async (workspace: string) => {
+    const client = browser()
+    const connect = await client.get(await mint(workspace))
+    const login = /href="([^"]+)">Connect with Facebook/.exec(connect.body)![1]!.replaceAll('&amp;', '&')
+    const dialog = await client.follow(new URL(login, base).toString())
+    const ticket = /name="ticket" value="([^"]+)"/.exec(dialog.body)![1]!
+    return { client, dialog, decide: (params: Array<[string, string]>) => `${new URL('/dialog/decide', client.responses.at(-1)!.url)}?${new URLSearchParams([['ticket', ticket], ...params])}` }
+  }
+  return { emulator, base, mint, openDialog }
 }
 
 t.test('over real HTTP: mint a link, open the connect page, follow every redirect to the result page', async t => {
@@ -50,17 +59,10 @@ t.test('over real HTTP: mint a link, open the connect page, follow every redirec
 })
 
 t.test('over real HTTP: the emulator dialog, a declined permission, and the grant link', async t => {
-  const { base, mint } = await service(t, false)
-  const client = browser()
-  const connect = await client.get(await mint('e2e-declined'))
-  const login = /href="([^"]+)">Connect with Facebook/.exec(connect.body)![1]!.replaceAll('&amp;', '&')
-  const dialog = await client.follow(new URL(login, base).toString())
+  const { base, openDialog } = await service(t, false)
+  const { client, dialog, decide } = await openDialog('e2e-declined')
   t.match(dialog.body, 'Continue as')
-  const ticket = /name="ticket" value="([^"]+)"/.exec(dialog.body)![1]!
-  const dialogUrl = new URL(client.responses.at(-1)!.url)
-  const decide = new URL('/dialog/decide', dialogUrl)
-  decide.search = new URLSearchParams([['ticket', ticket], ['granted', 'pages_show_list'], ['granted', 'pages_manage_metadata'], ['decision', 'allow']]).toString()
-  const result = await client.follow(decide.toString())
+  const result = await client.follow(decide([['granted', 'pages_show_list'], ['granted', 'pages_manage_metadata'], ['decision', 'allow']]))
   t.equal(result.status, 200)
   t.match(result.body, 'Some permissions were not granted: pages_messaging')
   const grant = /<a href="([^"]+)">Grant the missing permissions/.exec(result.body)![1]!.replaceAll('&amp;', '&')
@@ -70,14 +72,9 @@ t.test('over real HTTP: the emulator dialog, a declined permission, and the gran
 })
 
 t.test('over real HTTP: cancelling the dialog ends on the friendly cancellation page', async t => {
-  const { base, mint } = await service(t, false)
-  const client = browser()
-  const connect = await client.get(await mint('e2e-cancel'))
-  const login = /href="([^"]+)">Connect with Facebook/.exec(connect.body)![1]!.replaceAll('&amp;', '&')
-  const dialog = await client.follow(new URL(login, base).toString())
-  const ticket = /name="ticket" value="([^"]+)"/.exec(dialog.body)![1]!
-  const decide = new URL(`/dialog/decide?ticket=${ticket}&decision=deny`, client.responses.at(-1)!.url)
-  const result = await client.follow(decide.toString())
+  const { openDialog } = await service(t, false)
+  const { client, decide } = await openDialog('e2e-cancel')
+  const result = await client.follow(decide([['decision', 'deny']]))
   t.equal(result.status, 403)
   t.match(result.body, 'Facebook Login was cancelled')
 })
