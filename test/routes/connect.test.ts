@@ -24,7 +24,7 @@ t.test('the connect page lists the workspace Pages and links to Facebook Login',
   t.notMatch(res.body, '<script>')
   t.match(res.body, 'A &amp; B')
   t.match(res.body, /Read only<\/strong>: the bot cannot message/)
-  t.notMatch(res.body, 'EAA')
+  t.notMatch(res.body, /EAApage|EAAuser/, 'no token on the page')
   t.notMatch(res.body, 'Your Facebook Pages are connected', 'no success notice without connected=facebook')
 })
 
@@ -47,7 +47,7 @@ t.test('a missing, forged or expired link is a 403 page asking for a new link', 
   let clock = Date.now()
   const app = await build(t, { db, clock: () => clock })
   const link = app.stateToken.issue('connect', 'con-c', { ttlSeconds: 10 })
-  for (const url of ['/connect', `/connect?link=${link}x`, `/connect?link=${link.replace(/^./, 'A')}`]) {
+  for (const url of ['/connect', `/connect?link=${link}x`, `/connect?link=B${link.slice(1)}`]) {
     const res = await app.inject({ url, headers: { accept: 'text/html' } })
     t.equal(res.statusCode, 403, url)
     t.match(res.headers['content-type'], 'text/html')
