@@ -20,7 +20,7 @@ await new Promise(resolve => server.close(resolve))
 const emulator = await startFacebookEmulator({ appId: '123456789012345', appSecret: 'loadtest-secret', autoApprove: true })
 const dataDir = await mkdtemp(join(tmpdir(), 'msb-loadtest-'))
 const base = `http://127.0.0.1:${port}`
-const child = spawn(process.execPath, ['dist/src/server.js'], {
+const child = spawn(process.execPath, ['--max-old-space-size=96', 'dist/src/server.js'], {
   stdio: ['ignore', 'ignore', 'inherit'],
   env: {
     PATH: process.env.PATH ?? '',

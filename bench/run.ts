@@ -15,6 +15,8 @@ const REPEATS = 3
 const LOGIN_SECONDS = Number(process.env.BENCH_LOGIN_SECONDS ?? 5)
 const FLOW_SECONDS = Number(process.env.BENCH_FLOW_SECONDS ?? 8)
 const FLOW_CLIENTS = 16
+// As `npm start` and the Dockerfile run the service.
+const SERVICE_FLAGS = ['--max-old-space-size=96']
 const APP_ID = '123456789012345'
 const APP_SECRET = 'bench-app-secret-0123456789abcdef'
 const ADMIN = 'bench-admin-token-0123456789abcdef0123456789'
@@ -36,9 +38,9 @@ const freePort = async () => {
 interface Target { name: string, base: string, loginPath: string, child: ChildProcess }
 
 /** Spawns `script` on a free port and waits until `readyPath` answers below 500. */
-async function launch (name: string, script: string, env: (port: number) => Record<string, string>, readyPath: string, loginPath: string): Promise<Target> {
+async function launch (name: string, script: string, env: (port: number) => Record<string, string>, readyPath: string, loginPath: string, flags: string[] = []): Promise<Target> {
   const port = await freePort()
-  const child = spawn(process.execPath, [script], { env: { PATH: process.env.PATH ?? '', ...env(port), PORT: String(port) }, stdio: ['ignore', 'ignore', 'inherit'] })
+  const child = spawn(process.execPath, [...flags, script], { env: { PATH: process.env.PATH ?? '', ...env(port), PORT: String(port) }, stdio: ['ignore', 'ignore', 'inherit'] })
   const base = `http://127.0.0.1:${port}`
   for (let attempt = 0; ; attempt++) {
     const status = await request(`${base}${readyPath}`).then(async res => { await res.body.dump(); return res.statusCode }, () => 0)
@@ -110,7 +112,7 @@ const serviceEnv = (extra: Record<string, string>, port: number): Record<string,
 
 /** The built service, ready, with a connect link minted for the workspace `bench`. */
 async function launchService (name: string, extra: Record<string, string>): Promise<Target> {
-  const target = await launch(name, 'dist/src/server.js', port => serviceEnv(extra, port), '/readyz', '')
+  const target = await launch(name, 'dist/src/server.js', port => serviceEnv(extra, port), '/readyz', '', SERVICE_FLAGS)
   const minted = await request(`${target.base}/admin/workspaces/bench/connect-links`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}` } })
   const { url } = await minted.body.json() as { url: string }
   return { ...target, loginPath: `/facebook/login?${new URL(url).searchParams}` }

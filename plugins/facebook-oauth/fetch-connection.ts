@@ -38,7 +38,7 @@ function upstreamError (err: unknown): Error {
 }
 
 /**
- * Code -> short-lived token -> long-lived token -> (user, permissions) -> every Page, within `signal`'s deadline.
+ * Code -> short-lived token -> long-lived token -> (user, permissions, every Page), within `signal`'s deadline.
  * Only the code exchange can be the client's fault (a used or expired code); every later refusal is Facebook's.
  */
 export async function fetchConnection (graph: GraphClient, config: Config, code: string, codeVerifier: string, signal: AbortSignal): Promise<FacebookConnection> {
@@ -61,14 +61,16 @@ export async function fetchConnection (graph: GraphClient, config: Config, code:
       schema: AccessToken,
       signal
     })
-    const [me, permissions] = await Promise.all([
+    // Each needs only the long-lived token, so none waits for another.
+    const [me, permissions, pages] = await Promise.all([
       graph.get('/me', { params: { fields: 'id,name' }, token, schema: Me, signal }),
-      graph.get('/me/permissions', { token, schema: Permissions, signal })
+      graph.get('/me/permissions', { token, schema: Permissions, signal }),
+      fetchPages(graph, token, signal)
     ])
     const granted = new Set(permissions.data.filter(p => p.status === 'granted').map(p => p.permission))
     return {
       user: { id: me.id, name: me.name, accessToken: token },
-      pages: await fetchPages(graph, token, signal),
+      pages,
       missingPermissions: csvList(config.FACEBOOK_SCOPES).filter(scope => !granted.has(scope))
     }
   } catch (err) {

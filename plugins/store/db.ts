@@ -1,5 +1,5 @@
 import { mkdir } from 'node:fs/promises'
-import { PGlite } from '@electric-sql/pglite'
+import type { PGlite } from '@electric-sql/pglite'
 import pg from 'pg'
 import { StoreUnavailableError } from '../errors.js'
 
@@ -32,6 +32,8 @@ const EMBEDDED_SETTINGS = ['shared_buffers = 16MB', 'wal_buffers = 1MB', 'work_m
 /** An embedded PostgreSQL in `dataDir`, or in memory when `dataDir` is undefined. */
 export async function openPglite (dataDir?: string): Promise<Db> {
   if (dataDir !== undefined) await mkdir(dataDir, { recursive: true })
+  // Loaded only when used: a replica on DATABASE_URL never pays for the embedded engine's memory.
+  const { PGlite } = await import('@electric-sql/pglite')
   const pglite = await PGlite.create(dataDir, { postgresqlconf: EMBEDDED_SETTINGS })
   return {
     ...wrap(pglite),
