@@ -1,0 +1,32 @@
+import { spawnSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import t from 'tap'
+import { createCipher, parseEncryptionKeys } from '../plugins/store/cipher.js'
+import { openStore } from '../plugins/store/index.js'
+import { testEnv } from './helper.js'
+
+t.test('npm run reencrypt re-seals every token under the first key, so the old key can go', async t => {
+  const dataDir = t.testdir()
+  const [oldKey, newKey] = [randomBytes(32).toString('hex'), randomBytes(32).toString('hex')]
+  const before = await openStore({ dataDir, encryptionKeys: oldKey })
+  await before.store.saveConnection({
+    workspace: 'rotate',
+    user: { id: '1', name: 'U', accessToken: 'EAAuser-token' },
+    pages: [{ id: '11', name: 'P', category: '', tasks: ['MESSAGING'], canMessage: true, accessToken: 'EAApage-token' }]
+  })
+  await before.db.close()
+
+  const run = spawnSync(process.execPath, ['dist/src/reencrypt.js'], {
+    env: { ...testEnv({ DATA_DIR: dataDir, TOKEN_ENCRYPTION_KEY: `${newKey},${oldKey}` }), PATH: process.env.PATH ?? '' },
+    encoding: 'utf8',
+    timeout: 60_000
+  })
+  t.equal(run.status, 0, run.stderr)
+  t.match(run.stdout, 're-encrypted 2 token(s) under the first key')
+
+  const after = await openStore({ dataDir, encryptionKeys: newKey })
+  t.teardown(() => after.db.close())
+  const cipher = createCipher(parseEncryptionKeys(newKey))
+  const [page] = await after.db.query<{ token_ciphertext: string, token_key_id: string }>("SELECT token_ciphertext, token_key_id FROM pages WHERE id = '11'")
+  t.equal(cipher.open({ ciphertext: page!.token_ciphertext, keyId: page!.token_key_id }, 'page:11'), 'EAApage-token')
+})
