@@ -32,6 +32,7 @@ export const ConfigSchema = Type.Object({
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(level => Type.Literal(level)), { default: 'info' }),
   TRUST_PROXY: Type.String({ pattern: '^([0-9a-fA-F:./]+(,\\s*[0-9a-fA-F:./]+)*)?$', default: '' }),
   CORS_ORIGINS: Type.String({ pattern: `^(${csv('https?://[^\\s/?#,*]+')})?$`, default: '' }),
+  MESSENGER_VERIFY_TOKEN: Type.String({ pattern: '^(\\S{16,256})?$', default: '' }),
   RATE_LIMIT_MAX: Type.Integer({ minimum: 0, default: 60 }),
   RATE_LIMIT_WINDOW_MS: Type.Integer({ minimum: 1, default: 60000 })
 })

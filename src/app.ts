@@ -16,6 +16,7 @@ import { PUBLIC_CODE_PREFIX } from '../plugins/errors.js'
 import facebookOauth from '../plugins/facebook-oauth/index.js'
 import graph from '../plugins/graph.js'
 import health from '../plugins/health.js'
+import messenger from '../plugins/messenger/index.js'
 import { escapeHtml, renderPage, wantsHtml } from '../plugins/html.js'
 import clientRateLimit from '../plugins/rate-limit.js'
 import securityHeaders from '../plugins/security-headers.js'
@@ -72,6 +73,7 @@ export const app = fp(async (fastify: FastifyInstance, { config, ...deps }: AppD
   await fastify.register(facebookOauth, { prefix: '/facebook' })
   await fastify.register(connect)
   await fastify.register(admin, { prefix: '/admin' })
+  if (config.MESSENGER_VERIFY_TOKEN !== '') await fastify.register(messenger, { prefix: '/messenger' })
 }, { name: 'app', fastify: '5.x' })
 
 /** A Fastify instance configured from `config`, with the app registered and ready. */

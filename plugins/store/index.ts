@@ -108,6 +108,12 @@ export function createStore (db: Db, cipher: Cipher) {
       })
     },
 
+    /** Writes a verified delivery to the durable inbox; returns its id (as text: bigint is read differently by pg and PGlite). */
+    async addToInbox (source: string, body: string): Promise<string> {
+      const [row] = await db.query<{ id: string }>('INSERT INTO inbox (source, body) VALUES ($1, $2) RETURNING id::text AS id', [source, body])
+      return row!.id
+    },
+
     /** Re-seals every token not sealed under the first key; returns how many were rewritten. */
     async reencrypt (): Promise<number> {
       return db.transaction(async tx => {

@@ -31,6 +31,23 @@ export const MIGRATIONS: ReadonlyArray<{ version: number, sql: string }> = [
       );
       CREATE INDEX pages_workspace_idx ON pages (workspace_id);
     `
+  },
+  {
+    version: 2,
+    sql: `
+      CREATE TABLE inbox (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        source text NOT NULL,
+        body text NOT NULL,
+        received_at timestamptz NOT NULL DEFAULT now(),
+        attempts integer NOT NULL DEFAULT 0,
+        next_attempt_at timestamptz NOT NULL DEFAULT now(),
+        processed_at timestamptz,
+        parked_at timestamptz,
+        last_error text
+      );
+      CREATE INDEX inbox_pending_idx ON inbox (next_attempt_at) WHERE processed_at IS NULL AND parked_at IS NULL;
+    `
   }
 ]
 
