@@ -16,6 +16,7 @@ import { PUBLIC_CODE_PREFIX } from '../plugins/errors.js'
 import facebookOauth from '../plugins/facebook-oauth/index.js'
 import graph from '../plugins/graph.js'
 import health from '../plugins/health.js'
+import messengerEvents from '../plugins/messenger/emitter.js'
 import messenger from '../plugins/messenger/index.js'
 import { escapeHtml, renderPage, wantsHtml } from '../plugins/html.js'
 import clientRateLimit from '../plugins/rate-limit.js'
@@ -32,6 +33,8 @@ export interface AppDependencies {
   db?: Db
   clock?: () => number
   logStream?: DestinationStream
+  /** false leaves stored webhook deliveries unprocessed, as a process that stopped right after its 200 would */
+  processInbox?: boolean
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
@@ -57,6 +60,7 @@ export const app = fp(async (fastify: FastifyInstance, { config, ...deps }: AppD
   await fastify.register(stateToken, deps.clock === undefined ? {} : { clock: deps.clock })
   await fastify.register(graph, deps.dispatcher === undefined ? {} : { dispatcher: deps.dispatcher })
   await fastify.register(store, deps.db === undefined ? {} : { db: deps.db })
+  await fastify.register(messengerEvents)
 
   fastify.setErrorHandler((error: FastifyError, request, reply) => {
     const statusCode = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500
@@ -73,7 +77,9 @@ export const app = fp(async (fastify: FastifyInstance, { config, ...deps }: AppD
   await fastify.register(facebookOauth, { prefix: '/facebook' })
   await fastify.register(connect)
   await fastify.register(admin, { prefix: '/admin' })
-  if (config.MESSENGER_VERIFY_TOKEN !== '') await fastify.register(messenger, { prefix: '/messenger' })
+  if (config.MESSENGER_VERIFY_TOKEN !== '') {
+    await fastify.register(messenger, { prefix: '/messenger', processInbox: deps.processInbox ?? true })
+  }
 }, { name: 'app', fastify: '5.x' })
 
 /** A Fastify instance configured from `config`, with the app registered and ready. */

@@ -1,7 +1,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
 import { connectPageUrl } from '../connect-link.js'
+import createError from '@fastify/error'
 import { PageNotFoundError, UnauthorizedError } from '../errors.js'
+
+const InvalidCursorError = createError('MSB_INVALID_CURSOR', 'The cursor is not one this API gave out.', 400)
 import { WORKSPACE_PATTERN } from '../state-token.js'
 
 const WorkspaceParams = Type.Object({ workspace: Type.String({ pattern: WORKSPACE_PATTERN }) })
@@ -18,6 +21,25 @@ const PageSummary = Type.Object({
   canMessage: Type.Boolean(),
   status: Type.Union([Type.Literal('connected'), Type.Literal('needs_reconnect')])
 })
+
+const ConversationPage = Type.Object({
+  conversations: Type.Array(Type.Object({
+    psid: Type.String(),
+    firstMessageAt: Type.Union([Type.String(), Type.Null()]),
+    lastCustomerMessageAt: Type.Union([Type.String(), Type.Null()]),
+    windowOpen: Type.Boolean(),
+    messages: Type.Array(Type.Object({ mid: Type.String(), direction: Type.String(), text: Type.String(), at: Type.String() }))
+  })),
+  nextCursor: Type.Union([Type.String(), Type.Null()])
+})
+
+function parseCursor (cursor: string): { at: string | null, psid: string } {
+  try {
+    const [at, psid] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
+    if ((at === null || (typeof at === 'string' && !Number.isNaN(Date.parse(at)))) && typeof psid === 'string') return { at, psid }
+  } catch {}
+  throw new InvalidCursorError()
+}
 
 const digest = (value: string) => createHash('sha256').update(value).digest()
 
@@ -52,6 +74,30 @@ const admin: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/workspaces/:workspace/pages', {
     schema: { params: WorkspaceParams, response: { 200: Type.Object({ pages: Type.Array(PageSummary) }) } }
   }, async (request) => ({ pages: await store.listPages(request.params.workspace) }))
+
+  fastify.get('/workspaces/:workspace/pages/:pageId/conversations', {
+    schema: {
+      params: PageParams,
+      querystring: Type.Object({
+        limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+        cursor: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,200}$' }))
+      }),
+      response: { 200: ConversationPage }
+    }
+  }, async (request) => {
+    const { workspace, pageId } = request.params
+    if (!await store.pageInWorkspace(workspace, pageId)) throw new PageNotFoundError()
+    const { limit, cursor } = request.query
+    const after = cursor === undefined ? undefined : parseCursor(cursor)
+    const conversations = await store.messenger.conversations(pageId, limit, after)
+    const last = conversations.at(-1)
+    return {
+      conversations,
+      nextCursor: conversations.length === limit && last !== undefined
+        ? Buffer.from(JSON.stringify([last.lastCustomerMessageAt, last.psid])).toString('base64url')
+        : null
+    }
+  })
 
   fastify.delete('/workspaces/:workspace/pages/:pageId', { schema: { params: PageParams } }, async (request, reply) => {
     const { workspace, pageId } = request.params

@@ -2,6 +2,7 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
 import createError from '@fastify/error'
 import { StoreUnavailableError } from '../errors.js'
+import { startInboxWorker } from './inbox-worker.js'
 
 const WrongVerifyTokenError = createError('MSB_WEBHOOK_VERIFY_TOKEN', 'The verify token does not match.', 403)
 const BadChallengeError = createError('MSB_WEBHOOK_CHALLENGE', 'hub.challenge must be 1-64 digits.', 400)
@@ -28,9 +29,13 @@ export function signatureMatches (appSecret: string, rawBody: Buffer, header: un
 }
 
 /** The Messenger webhook: Meta's subscription handshake and signed deliveries into the durable inbox. */
-const messenger: FastifyPluginAsyncTypebox = async (fastify) => {
+const messenger: FastifyPluginAsyncTypebox<{ processInbox?: boolean }> = async (fastify, { processInbox = true }) => {
   const { config, store } = fastify
   const verifyToken = digest(config.MESSENGER_VERIFY_TOKEN)
+  const worker = processInbox
+    ? startInboxWorker({ store: store.messenger, log: fastify.log, onMessage: event => fastify.messenger.emit('message', event) })
+    : undefined
+  fastify.addHook('onClose', async () => { await worker?.stop() })
 
   // Scoped to this plugin: the raw bytes are needed for the signature, and only here.
   fastify.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: WEBHOOK_BODY_LIMIT }, (_request, body, done) => done(null, body))
@@ -63,6 +68,7 @@ const messenger: FastifyPluginAsyncTypebox = async (fastify) => {
       throw new StoreUnavailableError({ cause: err })
     }
     request.log.info({ inboxId: id }, 'messenger delivery stored')
+    worker?.kick()
     return reply.type('text/plain; charset=utf-8').send('EVENT_RECEIVED')
   })
 }

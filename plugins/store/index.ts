@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import fp from 'fastify-plugin'
 import { type Cipher, createCipher, parseEncryptionKeys } from './cipher.js'
 import { type Db, openPglite, openPostgres } from './db.js'
+import { createMessengerStore } from './messenger.js'
 import { migrate } from './migrations.js'
 
 export type PageStatus = 'connected' | 'needs_reconnect'
@@ -35,6 +36,8 @@ const pageAad = (id: string) => `page:${id}`
 
 export function createStore (db: Db, cipher: Cipher) {
   return {
+    messenger: createMessengerStore(db),
+
     async ping (): Promise<void> {
       await db.query('SELECT 1')
     },
@@ -48,6 +51,10 @@ export function createStore (db: Db, cipher: Cipher) {
         SELECT w.id, count(p.id)::integer AS "pageCount"
         FROM workspaces w LEFT JOIN pages p ON p.workspace_id = w.id
         GROUP BY w.id ORDER BY w.id`)
+    },
+
+    async pageInWorkspace (workspace: string, pageId: string): Promise<boolean> {
+      return (await db.query('SELECT 1 FROM pages WHERE workspace_id = $1 AND id = $2', [workspace, pageId])).length > 0
     },
 
     async listPages (workspace: string): Promise<PageSummary[]> {

@@ -48,6 +48,35 @@ export const MIGRATIONS: ReadonlyArray<{ version: number, sql: string }> = [
       );
       CREATE INDEX inbox_pending_idx ON inbox (next_attempt_at) WHERE processed_at IS NULL AND parked_at IS NULL;
     `
+  },
+  {
+    version: 3,
+    sql: `
+      CREATE TABLE conversations (
+        page_id text NOT NULL,
+        psid text NOT NULL,
+        first_message_at timestamptz,
+        last_customer_message_at timestamptz,
+        PRIMARY KEY (page_id, psid)
+      );
+      CREATE INDEX conversations_recent_idx ON conversations (page_id, last_customer_message_at DESC, psid DESC);
+      CREATE TABLE messages (
+        mid text PRIMARY KEY,
+        page_id text NOT NULL,
+        psid text NOT NULL,
+        direction text NOT NULL CHECK (direction IN ('in', 'out')),
+        text text NOT NULL,
+        at timestamptz NOT NULL
+      );
+      CREATE INDEX messages_conversation_idx ON messages (page_id, psid, at DESC);
+      CREATE TABLE messenger_events (
+        key text PRIMARY KEY,
+        kind text NOT NULL,
+        page_id text NOT NULL,
+        psid text,
+        at timestamptz NOT NULL DEFAULT now()
+      );
+    `
   }
 ]
 

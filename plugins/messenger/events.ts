@@ -1,0 +1,54 @@
+/** One Messenger webhook delivery, flattened to the events this service keeps. Pure: no I/O. */
+export type MessengerEvent =
+  | { kind: 'message', pageId: string, psid: string, mid: string, direction: 'in' | 'out', text: string, at: Date, fromCustomer: boolean }
+  | { kind: 'read' | 'optin', pageId: string, psid: string, key: string, at: Date }
+
+interface Messaging {
+  sender?: { id?: unknown }
+  recipient?: { id?: unknown }
+  timestamp?: unknown
+  message?: { mid?: unknown, text?: unknown, is_echo?: unknown, quick_reply?: { payload?: unknown }, attachments?: Array<{ type?: unknown }> }
+  postback?: { mid?: unknown, title?: unknown, payload?: unknown }
+  read?: { watermark?: unknown }
+  optin?: { type?: unknown, payload?: unknown }
+}
+
+const str = (value: unknown) => typeof value === 'string' && value !== '' ? value : undefined
+const MAX_TEXT = 2000
+
+function describe (message: NonNullable<Messaging['message']>): string {
+  const text = str(message.text)
+  if (text !== undefined) return text.slice(0, MAX_TEXT)
+  const types = (Array.isArray(message.attachments) ? message.attachments : []).map(a => str(a?.type) ?? 'file')
+  return types.length > 0 ? `[${types.join(', ')}]` : '[message]'
+}
+
+/** Events of every entry and messaging item; items this service does not understand are skipped. */
+export function messengerEvents (delivery: unknown): MessengerEvent[] {
+  const entries = (delivery as { object?: unknown, entry?: unknown })?.object === 'page' ? (delivery as { entry: unknown }).entry : undefined
+  if (!Array.isArray(entries)) return []
+  const events: MessengerEvent[] = []
+  for (const entry of entries) {
+    const pageId = str(entry?.id)
+    if (pageId === undefined || !Array.isArray(entry.messaging)) continue
+    for (const item of entry.messaging as Messaging[]) {
+      const sender = str(item?.sender?.id)
+      const recipient = str(item?.recipient?.id)
+      const at = new Date(typeof item?.timestamp === 'number' ? item.timestamp : Date.now())
+      if (item.message !== undefined && str(item.message.mid) !== undefined) {
+        const echo = item.message.is_echo === true
+        const psid = echo ? recipient : sender
+        if (psid === undefined) continue
+        events.push({ kind: 'message', pageId, psid, mid: str(item.message.mid)!, direction: echo ? 'out' : 'in', text: describe(item.message), at, fromCustomer: !echo })
+      } else if (item.postback !== undefined && sender !== undefined) {
+        const mid = str(item.postback.mid) ?? `postback:${pageId}:${sender}:${at.getTime()}`
+        events.push({ kind: 'message', pageId, psid: sender, mid, direction: 'in', text: `[postback] ${str(item.postback.title) ?? str(item.postback.payload) ?? ''}`.trim(), at, fromCustomer: true })
+      } else if (item.read !== undefined && sender !== undefined) {
+        events.push({ kind: 'read', pageId, psid: sender, key: `read:${pageId}:${sender}:${String(item.read.watermark)}`, at })
+      } else if (item.optin !== undefined && sender !== undefined) {
+        events.push({ kind: 'optin', pageId, psid: sender, key: `optin:${pageId}:${sender}:${at.getTime()}`, at })
+      }
+    }
+  }
+  return events
+}
