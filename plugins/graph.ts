@@ -93,7 +93,7 @@ export function createGraphClient (options: GraphOptions) {
 
   const appSecretProof = (token: string) => createHmac('sha256', options.appSecret).update(token).digest('hex')
 
-  async function get<T extends TSchema> (path: string, call: GraphCall<T>): Promise<Static<T>> {
+  async function send<T extends TSchema> (method: 'GET' | 'POST' | 'DELETE', path: string, call: GraphCall<T>): Promise<Static<T>> {
     const query = new URLSearchParams(call.params)
     if (call.token !== undefined) {
       query.set('access_token', call.token)
@@ -105,6 +105,7 @@ export function createGraphClient (options: GraphOptions) {
     let status: number
     try {
       const response = await request(`${prefix}${path}?${query}`, {
+        method,
         dispatcher,
         signal,
         headersTimeout: options.timeoutMs,
@@ -138,7 +139,12 @@ export function createGraphClient (options: GraphOptions) {
     if (ownsDispatcher) await dispatcher.close()
   }
 
-  return { get, close }
+  return {
+    get: <T extends TSchema>(path: string, call: GraphCall<T>) => send('GET', path, call),
+    post: <T extends TSchema>(path: string, call: GraphCall<T>) => send('POST', path, call),
+    delete: <T extends TSchema>(path: string, call: GraphCall<T>) => send('DELETE', path, call),
+    close
+  }
 }
 
 export type GraphClient = ReturnType<typeof createGraphClient>

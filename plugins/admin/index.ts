@@ -2,7 +2,8 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
 import { connectPageUrl } from '../connect-link.js'
 import createError from '@fastify/error'
-import { PageNotFoundError, UnauthorizedError } from '../errors.js'
+import { PageNotFoundError, UnauthorizedError, UpstreamFailedError } from '../errors.js'
+import { subscribePages, unsubscribePage } from '../messenger/subscriptions.js'
 
 const InvalidCursorError = createError('MSB_INVALID_CURSOR', 'The cursor is not one this API gave out.', 400)
 import { WORKSPACE_PATTERN } from '../state-token.js'
@@ -19,7 +20,8 @@ const PageSummary = Type.Object({
   category: Type.String(),
   tasks: Type.Array(Type.String()),
   canMessage: Type.Boolean(),
-  status: Type.Union([Type.Literal('connected'), Type.Literal('needs_reconnect')])
+  status: Type.Union([Type.Literal('connected'), Type.Literal('needs_reconnect')]),
+  subscribed: Type.Boolean()
 })
 
 const ConversationPage = Type.Object({
@@ -99,8 +101,22 @@ const admin: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   })
 
+  fastify.post('/workspaces/:workspace/pages/:pageId/subscribe', {
+    schema: { params: PageParams, response: { 200: Type.Object({ id: Type.String(), subscribed: Type.Boolean() }) } }
+  }, async (request) => {
+    const { workspace, pageId } = request.params
+    const token = await store.pageToken(workspace, pageId)
+    if (token === undefined) throw new PageNotFoundError()
+    const outcome = await subscribePages(fastify.graph, store, request.log, [{ id: pageId, accessToken: token }])
+    if (outcome.get(pageId) !== true) throw new UpstreamFailedError()
+    return { id: pageId, subscribed: true }
+  })
+
   fastify.delete('/workspaces/:workspace/pages/:pageId', { schema: { params: PageParams } }, async (request, reply) => {
     const { workspace, pageId } = request.params
+    const token = await store.pageToken(workspace, pageId)
+    if (token === undefined) throw new PageNotFoundError()
+    if (config.MESSENGER_VERIFY_TOKEN !== '') await unsubscribePage(fastify.graph, request.log, pageId, token)
     if (!await store.deletePage(workspace, pageId)) throw new PageNotFoundError()
     request.log.info({ workspace, pageId }, 'page removed')
     return reply.code(204).send()

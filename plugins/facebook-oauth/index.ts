@@ -4,6 +4,7 @@ import { connectPageUrl, verifyConnectLink } from '../connect-link.js'
 import { BrowserMismatchError, InvalidStateError, LoginCancelledError } from '../errors.js'
 import { wantsHtml } from '../html.js'
 import { StateTokenError } from '../state-token.js'
+import { subscribePages } from '../messenger/subscriptions.js'
 import { fetchConnection } from './fetch-connection.js'
 
 const LoginQuery = Type.Object({
@@ -23,6 +24,7 @@ const CallbackQuery = Type.Object({
 const facebookOauth: FastifyPluginAsyncTypebox = async (fastify) => {
   const { config, stateToken, graph, store } = fastify
   const binding = bindingCookie(config)
+  const messengerOn = config.MESSENGER_VERIFY_TOKEN !== ''
   // Everything but state and code_challenge is fixed at startup.
   const dialogPrefix = `${config.FACEBOOK_DIALOG_URL}/${config.GRAPH_API_VERSION}/dialog/oauth?` + new URLSearchParams({
     client_id: config.FACEBOOK_APP_ID,
@@ -52,8 +54,12 @@ const facebookOauth: FastifyPluginAsyncTypebox = async (fastify) => {
     if (claims === undefined || code === undefined) throw new InvalidStateError()
     if (verifier === undefined) throw new BrowserMismatchError()
 
-    const connection = await fetchConnection(graph, config, code, verifier, AbortSignal.timeout(config.CALLBACK_TIMEOUT_MS))
+    const deadline = AbortSignal.timeout(config.CALLBACK_TIMEOUT_MS)
+    const connection = await fetchConnection(graph, config, code, verifier, deadline)
     const moved = await store.saveConnection({ workspace: claims.workspace, user: connection.user, pages: connection.pages })
+    const subscribed = messengerOn
+      ? await subscribePages(graph, store, request.log, connection.pages.filter(page => page.canMessage), deadline)
+      : undefined
     for (const page of moved) {
       request.log.info({ pageId: page.id, fromWorkspace: page.fromWorkspace, toWorkspace: claims.workspace }, 'page moved to another workspace')
     }
@@ -69,7 +75,8 @@ const facebookOauth: FastifyPluginAsyncTypebox = async (fastify) => {
     return {
       workspace: claims.workspace,
       user: { id: connection.user.id, name: connection.user.name },
-      pages: connection.pages.map(({ id, name, category, tasks, canMessage }) => ({ id, name, category, tasks, canMessage })),
+      pages: connection.pages.map(({ id, name, category, tasks, canMessage }) =>
+        ({ id, name, category, tasks, canMessage, ...(subscribed === undefined ? {} : { subscribed: subscribed.get(id) ?? false }) })),
       missingPermissions: connection.missingPermissions
     }
   })

@@ -23,6 +23,7 @@ export interface PageSummary {
   tasks: string[]
   canMessage: boolean
   status: PageStatus
+  subscribed: boolean
 }
 
 export interface Connection {
@@ -59,8 +60,23 @@ export function createStore (db: Db, cipher: Cipher) {
 
     async listPages (workspace: string): Promise<PageSummary[]> {
       return db.query(`
-        SELECT id, name, category, tasks, can_message AS "canMessage", status
+        SELECT id, name, category, tasks, can_message AS "canMessage", status, subscribed
         FROM pages WHERE workspace_id = $1 ORDER BY name, id`, [workspace])
+    },
+
+    async pageToken (workspace: string, pageId: string): Promise<string | undefined> {
+      const [row] = await db.query<{ token_ciphertext: string, token_key_id: string }>(
+        'SELECT token_ciphertext, token_key_id FROM pages WHERE workspace_id = $1 AND id = $2', [workspace, pageId])
+      return row === undefined ? undefined : cipher.open({ ciphertext: row.token_ciphertext, keyId: row.token_key_id }, pageAad(pageId))
+    },
+
+    async setSubscribed (pageId: string, subscribed: boolean): Promise<void> {
+      await db.query('UPDATE pages SET subscribed = $2 WHERE id = $1', [pageId, subscribed])
+    },
+
+    /** Graph refused the Page's token (error 190): it stays listed, marked for the owner to connect again. */
+    async markNeedsReconnect (pageId: string): Promise<void> {
+      await db.query("UPDATE pages SET status = 'needs_reconnect', subscribed = false WHERE id = $1", [pageId])
     },
 
     async deletePage (workspace: string, pageId: string): Promise<boolean> {
@@ -107,7 +123,7 @@ export function createStore (db: Db, cipher: Cipher) {
             SELECT id, $2, name, category, tasks, can_message, 'connected', $3, token_ciphertext, token_key_id FROM incoming
             ON CONFLICT (id) DO UPDATE SET workspace_id = excluded.workspace_id, name = excluded.name,
               category = excluded.category, tasks = excluded.tasks, can_message = excluded.can_message,
-              status = 'connected', connected_by = excluded.connected_by, token_ciphertext = excluded.token_ciphertext,
+              status = 'connected', subscribed = false, connected_by = excluded.connected_by, token_ciphertext = excluded.token_ciphertext,
               token_key_id = excluded.token_key_id, updated_at = now()
           )
           SELECT id, workspace_id AS "fromWorkspace" FROM previous WHERE workspace_id <> $2`,

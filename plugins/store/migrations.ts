@@ -77,6 +77,10 @@ export const MIGRATIONS: ReadonlyArray<{ version: number, sql: string }> = [
         at timestamptz NOT NULL DEFAULT now()
       );
     `
+  },
+  {
+    version: 4,
+    sql: 'ALTER TABLE pages ADD COLUMN subscribed boolean NOT NULL DEFAULT false'
   }
 ]
 

@@ -23,8 +23,8 @@ for (const backend of await testBackends(t)) {
     t.test('a connection stores the user and Pages, tokens sealed', async t => {
       await store.saveConnection({ workspace: 'store-a', user: user('11'), pages: [page('101'), page('102', ['ANALYZE'])] })
       t.same(await store.listPages('store-a'), [
-        { id: '101', name: 'Page 101', category: 'Shop', tasks: ['MESSAGING'], canMessage: true, status: 'connected' },
-        { id: '102', name: 'Page 102', category: 'Shop', tasks: ['ANALYZE'], canMessage: false, status: 'connected' }
+        { id: '101', name: 'Page 101', category: 'Shop', tasks: ['MESSAGING'], canMessage: true, status: 'connected', subscribed: false },
+        { id: '102', name: 'Page 102', category: 'Shop', tasks: ['ANALYZE'], canMessage: false, status: 'connected', subscribed: false }
       ])
       const rows = await db.query<{ token_ciphertext: string, token_key_id: string }>(
         "SELECT token_ciphertext, token_key_id FROM pages WHERE id = '101' UNION ALL SELECT token_ciphertext, token_key_id FROM facebook_users WHERE id = '11'")

@@ -54,8 +54,8 @@ t.test('pages are listed without tokens, an unknown workspace has none, deletion
   const res = await app.inject({ url: '/admin/workspaces/adm-pages/pages', headers: auth })
   t.same(res.json(), {
     pages: [
-      { id: '501', name: 'Page 501', category: 'Shop', tasks: ['MESSAGING'], canMessage: true, status: 'connected' },
-      { id: '502', name: 'Page 502', category: 'Shop', tasks: ['MESSAGING'], canMessage: true, status: 'connected' }
+      { id: '501', name: 'Page 501', category: 'Shop', tasks: ['MESSAGING'], canMessage: true, status: 'connected', subscribed: false },
+      { id: '502', name: 'Page 502', category: 'Shop', tasks: ['MESSAGING'], canMessage: true, status: 'connected', subscribed: false }
     ]
   })
   t.notMatch(res.body, 'EAA')

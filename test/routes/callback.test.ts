@@ -50,7 +50,7 @@ t.test('the whole callback: tokens exchanged, every Page stored, JSON without to
   const stored = await app.inject({ url: '/admin/workspaces/cb-json/pages', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
   t.equal(stored.json().pages.length, 5)
   t.same(stored.json().pages.find((p: { id: string }) => p.id === '104000000000003'), {
-    id: '104000000000003', name: 'Fan Club', category: 'Community', tasks: ['ANALYZE'], canMessage: false, status: 'connected'
+    id: '104000000000003', name: 'Fan Club', category: 'Community', tasks: ['ANALYZE'], canMessage: false, status: 'connected', subscribed: false
   })
 })
 
