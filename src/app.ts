@@ -13,6 +13,7 @@ import configPlugin, { type Config, csvList } from '../plugins/config.js'
 import connect from '../plugins/connect/index.js'
 import drain from '../plugins/drain.js'
 import { PUBLIC_CODE_PREFIX } from '../plugins/errors.js'
+import facebookData from '../plugins/facebook-data/index.js'
 import facebookOauth from '../plugins/facebook-oauth/index.js'
 import graph from '../plugins/graph.js'
 import health from '../plugins/health.js'
@@ -75,6 +76,7 @@ export const app = fp(async (fastify: FastifyInstance, { config, ...deps }: AppD
 
   await fastify.register(health)
   await fastify.register(facebookOauth, { prefix: '/facebook' })
+  await fastify.register(facebookData, { prefix: '/facebook' })
   await fastify.register(connect)
   await fastify.register(admin, { prefix: '/admin' })
   if (config.MESSENGER_VERIFY_TOKEN !== '') {

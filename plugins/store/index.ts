@@ -64,9 +64,10 @@ export function createStore (db: Db, cipher: Cipher) {
         FROM pages WHERE workspace_id = $1 ORDER BY name, id`, [workspace])
     },
 
+    /** The Page's token; undefined when the Page is not in the workspace or its token was deleted. */
     async pageToken (workspace: string, pageId: string): Promise<string | undefined> {
       const [row] = await db.query<{ token_ciphertext: string, token_key_id: string }>(
-        'SELECT token_ciphertext, token_key_id FROM pages WHERE workspace_id = $1 AND id = $2', [workspace, pageId])
+        'SELECT token_ciphertext, token_key_id FROM pages WHERE workspace_id = $1 AND id = $2 AND token_ciphertext IS NOT NULL', [workspace, pageId])
       return row === undefined ? undefined : cipher.open({ ciphertext: row.token_ciphertext, keyId: row.token_key_id }, pageAad(pageId))
     },
 
@@ -111,7 +112,7 @@ export function createStore (db: Db, cipher: Cipher) {
         [user.id, user.name, userToken.ciphertext, userToken.keyId])
         // "previous" reads the snapshot from before the upsert, so it still sees each Page's old workspace;
         // PostgreSQL runs the data-modifying CTE whether or not the outer query reads it.
-        return tx.query<{ id: string, fromWorkspace: string }>(`
+        const moved = await tx.query<{ id: string, fromWorkspace: string }>(`
           WITH incoming AS (
             SELECT * FROM jsonb_to_recordset($1::jsonb) AS t (id text, name text, category text, tasks jsonb,
               can_message boolean, token_ciphertext text, token_key_id text)
@@ -128,6 +129,9 @@ export function createStore (db: Db, cipher: Cipher) {
           )
           SELECT id, workspace_id AS "fromWorkspace" FROM previous WHERE workspace_id <> $2`,
         [JSON.stringify(incoming), workspace, user.id])
+        await tx.query(`INSERT INTO page_connections (page_id, user_id) SELECT id, $2 FROM jsonb_to_recordset($1::jsonb) AS t (id text)
+          ON CONFLICT DO NOTHING`, [JSON.stringify(incoming.map(({ id }) => ({ id }))), user.id])
+        return moved
       })
     },
 
@@ -135,6 +139,39 @@ export function createStore (db: Db, cipher: Cipher) {
     async addToInbox (source: string, body: string): Promise<string> {
       const [row] = await db.query<{ id: string }>('INSERT INTO inbox (source, body) VALUES ($1, $2) RETURNING id::text AS id', [source, body])
       return row!.id
+    },
+
+    /**
+     * Meta's deauthorize / data deletion: the user, their connections, the Pages only they connected with those
+     * Pages' conversations. A Page someone else also connected stays; if its token was this user's, the token is
+     * deleted and the Page marked needs_reconnect. Returns how many Pages were deleted.
+     */
+    async deleteUserData (userId: string): Promise<number> {
+      return db.transaction(async tx => {
+        const solo = (await tx.query<{ id: string }>(`
+          SELECT page_id AS id FROM page_connections c WHERE user_id = $1
+            AND NOT EXISTS (SELECT 1 FROM page_connections o WHERE o.page_id = c.page_id AND o.user_id <> $1)`, [userId])).map(r => r.id)
+        for (const table of ['messages', 'conversations', 'messenger_events']) {
+          await tx.query(`DELETE FROM ${table} WHERE page_id = ANY($1::text[])`, [solo])
+        }
+        await tx.query('DELETE FROM pages WHERE id = ANY($1::text[])', [solo])
+        await tx.query(`
+          UPDATE pages SET token_ciphertext = NULL, token_key_id = NULL, status = 'needs_reconnect', subscribed = false,
+            connected_by = (SELECT user_id FROM page_connections o WHERE o.page_id = pages.id AND o.user_id <> $1 LIMIT 1)
+          WHERE connected_by = $1`, [userId])
+        await tx.query('DELETE FROM facebook_users WHERE id = $1', [userId])
+        return solo.length
+      })
+    },
+
+    async recordDataDeletion (confirmationCode: string): Promise<void> {
+      await db.query("INSERT INTO data_deletions (confirmation_code, status) VALUES ($1, 'completed')", [confirmationCode])
+    },
+
+    async dataDeletion (confirmationCode: string): Promise<{ status: string, requestedAt: string } | undefined> {
+      const [row] = await db.query<{ status: string, requested_at: Date }>(
+        'SELECT status, requested_at FROM data_deletions WHERE confirmation_code = $1', [confirmationCode])
+      return row === undefined ? undefined : { status: row.status, requestedAt: new Date(row.requested_at).toISOString() }
     },
 
     /** Re-seals every token not sealed under the first key; returns how many were rewritten. */

@@ -81,6 +81,23 @@ export const MIGRATIONS: ReadonlyArray<{ version: number, sql: string }> = [
   {
     version: 4,
     sql: 'ALTER TABLE pages ADD COLUMN subscribed boolean NOT NULL DEFAULT false'
+  },
+  {
+    version: 5,
+    sql: `
+      CREATE TABLE page_connections (
+        page_id text NOT NULL REFERENCES pages (id) ON DELETE CASCADE,
+        user_id text NOT NULL REFERENCES facebook_users (id) ON DELETE CASCADE,
+        PRIMARY KEY (page_id, user_id)
+      );
+      INSERT INTO page_connections (page_id, user_id) SELECT id, connected_by FROM pages;
+      ALTER TABLE pages ALTER COLUMN token_ciphertext DROP NOT NULL, ALTER COLUMN token_key_id DROP NOT NULL;
+      CREATE TABLE data_deletions (
+        confirmation_code text PRIMARY KEY,
+        status text NOT NULL,
+        requested_at timestamptz NOT NULL DEFAULT now()
+      );
+    `
   }
 ]
 
