@@ -14,26 +14,30 @@ const dataDir = process.env.DATA_DIR ?? './data/demo'
 const port = Number(process.env.PORT ?? 5000)
 const secretsFile = join(dataDir, 'demo-secrets.json')
 
-async function demoSecrets () {
-  try {
-    return JSON.parse(await readFile(secretsFile, 'utf8'))
-  } catch {
-    const secrets = {
-      FACEBOOK_APP_ID: `1${randomBytes(8).readBigUInt64BE().toString().padStart(15, '0').slice(0, 15)}`,
-      FACEBOOK_APP_SECRET: randomBytes(16).toString('hex'),
-      STATE_TOKEN_SECRET: randomBytes(32).toString('base64url'),
-      TOKEN_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
-      ADMIN_API_TOKEN: randomBytes(24).toString('base64url')
-    }
+async function demoSecrets (): Promise<Record<string, string>> {
+  const fresh = {
+    FACEBOOK_APP_ID: `1${randomBytes(8).readBigUInt64BE().toString().padStart(15, '0').slice(0, 15)}`,
+    FACEBOOK_APP_SECRET: randomBytes(16).toString('hex'),
+    STATE_TOKEN_SECRET: randomBytes(32).toString('base64url'),
+    TOKEN_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+    ADMIN_API_TOKEN: randomBytes(24).toString('base64url'),
+    MESSENGER_VERIFY_TOKEN: randomBytes(16).toString('base64url')
+  }
+  const stored = await readFile(secretsFile, 'utf8').then(text => JSON.parse(text) as Record<string, string>, () => ({}))
+  // Kept secrets win, so stored tokens still open; a secret a newer version added is generated once.
+  const secrets = { ...fresh, ...stored }
+  if (Object.keys(stored).length !== Object.keys(secrets).length) {
     await mkdir(dataDir, { recursive: true })
     await writeFile(secretsFile, JSON.stringify(secrets), { mode: 0o600 })
-    return secrets
   }
+  return secrets
 }
 
 const secrets = await demoSecrets()
-const emulator = await startFacebookEmulator({ appId: secrets.FACEBOOK_APP_ID, appSecret: secrets.FACEBOOK_APP_SECRET, host: '127.0.0.1' })
 const base = `http://127.0.0.1:${port}`
+const emulator = await startFacebookEmulator({
+  appId: secrets.FACEBOOK_APP_ID, appSecret: secrets.FACEBOOK_APP_SECRET, host: '127.0.0.1', webhookUrl: `${base}/messenger/webhook`
+})
 const config = loadConfig({
   ...secrets,
   FACEBOOK_REDIRECT_URI: `${base}/facebook/callback`,
@@ -59,6 +63,8 @@ process.stdout.write([
   `  Open this connect link:  ${url}`,
   `  Admin API:               curl -H 'Authorization: Bearer ${secrets.ADMIN_API_TOKEN}' ${base}/admin/workspaces/demo/pages`,
   `  Facebook emulator:       ${emulator.url}`,
+  `  After connecting, a customer writes to a Page:  curl '${emulator.url}/emulator/send-message?text=Any%20croissants%3F'`,
+  `  ... and the conversation:  curl -H 'Authorization: Bearer ${secrets.ADMIN_API_TOKEN}' ${base}/admin/workspaces/demo/pages/104000000000001/conversations`,
   'Ctrl-C stops it.',
   ''
 ].join('\n') + '\n')

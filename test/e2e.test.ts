@@ -78,3 +78,31 @@ t.test('over real HTTP: cancelling the dialog ends on the friendly cancellation 
   t.equal(result.status, 403)
   t.match(result.body, 'Facebook Login was cancelled')
 })
+
+t.test('over real HTTP with Messenger on: Pages subscribed on connect, a signed customer message reaches the admin API', async t => {
+  const port = await freePort()
+  const base = `http://127.0.0.1:${port}`
+  const emulator = await startFacebookEmulator({ appId: APP_ID, appSecret: APP_SECRET, autoApprove: true, webhookUrl: `${base}/messenger/webhook` })
+  t.teardown(emulator.close)
+  const app = await build(t, {
+    db,
+    env: { FACEBOOK_GRAPH_URL: emulator.url, FACEBOOK_DIALOG_URL: emulator.url, FACEBOOK_REDIRECT_URI: `${base}/facebook/callback`, MESSENGER_VERIFY_TOKEN: 'e2e-verify-token-0123' }
+  })
+  await app.listen({ port, host: '127.0.0.1' })
+  const minted = await request(`${base}/admin/workspaces/e2e-messenger/connect-links`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+  const { url } = await minted.body.json() as { url: string }
+  const result = await browser('application/json').follow(url.replace('/connect?', '/facebook/login?'))
+  t.equal(result.status, 200)
+  const messaging = DEFAULT_PAGES.filter(p => p.tasks.includes('MESSAGING')).map(p => p.id)
+  t.same([...emulator.subscribedPages].sort(), messaging.sort(), 'every Page that can message is subscribed')
+  t.ok(JSON.parse(result.body).pages.every((p: { id: string, subscribed: boolean }) => p.subscribed === messaging.includes(p.id)))
+
+  t.equal(await emulator.deliverMessage(messaging[0]!, '2400000000000009', 'Any croissants left? 🥐 é'), 200)
+  let conversations: Array<{ psid: string, messages: Array<{ text: string }> }> = []
+  for (let i = 0; i < 100 && conversations.length === 0; i++) {
+    const res = await request(`${base}/admin/workspaces/e2e-messenger/pages/${messaging[0]}/conversations`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+    conversations = (await res.body.json() as { conversations: typeof conversations }).conversations
+    if (conversations.length === 0) await new Promise(resolve => setTimeout(resolve, 50))
+  }
+  t.match(conversations, [{ psid: '2400000000000009', messages: [{ text: 'Any croissants left? 🥐 é' }] }], 'the escaped body was verified and decoded')
+})

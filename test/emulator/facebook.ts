@@ -2,6 +2,13 @@ import { createHash, createHmac, randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { request as undiciRequest } from 'undici'
+
+async function postSigned (url: string, body: string, signature: string): Promise<number> {
+  const res = await undiciRequest(url, { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-hub-signature-256': signature } })
+  await res.body.dump()
+  return res.statusCode
+}
 
 /**
  * Plays Facebook for end-to-end tests and the demo: the Login dialog, the token endpoints and the Graph
@@ -21,6 +28,8 @@ export interface FacebookEmulatorOptions {
   /** Pages per /me/accounts answer, so paging is exercised */
   pageSize?: number
   user?: { id: string, name: string }
+  /** the service's /messenger/webhook, where deliverMessage posts signed events */
+  webhookUrl?: string
 }
 
 export interface GraphCallRecord { method: string, path: string, query: Record<string, string> }
@@ -46,6 +55,7 @@ export async function startFacebookEmulator (options: FacebookEmulatorOptions) {
   const tokens = new Map<string, { kind: 'short' | 'long' | 'page', scopes: string[] }>()
   const calls: GraphCallRecord[] = []
   const issued: string[] = []
+  const subscribedPages = new Set<string>()
   let delayMs = 0
   let baseUrl = ''
 
@@ -155,6 +165,10 @@ export async function startFacebookEmulator (options: FacebookEmulatorOptions) {
     // Graph takes parameters in the query or, as OAuth clients send them, a form-encoded POST body.
     const query = { ...Object.fromEntries(url.searchParams), ...Object.fromEntries(new URLSearchParams(await formBody(req))) }
     if (url.pathname === '/dialog/decide') return decide(url, res)
+    if (url.pathname === '/emulator/send-message') {
+      const status = await deliverMessage(url.searchParams.get('page') ?? pages[0]!.id, url.searchParams.get('psid') ?? '2400000000000001', url.searchParams.get('text') ?? 'Hello! 👋')
+      return json(res, 200, { delivered: status === 200, status })
+    }
     const match = /^\/(v\d+\.\d)(\/.*)$/.exec(url.pathname)
     if (match === null) return json(res, 404, { error: { message: 'Unknown path', type: 'GraphMethodException', code: 803 } })
     const [, version, path] = match as unknown as [string, string, string]
@@ -170,6 +184,12 @@ export async function startFacebookEmulator (options: FacebookEmulatorOptions) {
       return json(res, 200, { data: grant.scopes.map(permission => ({ permission, status: 'granted' })) })
     }
     if (path === '/me/accounts') return accounts(query, res, query.access_token!, version)
+    const subscription = /^\/(\d+)\/subscribed_apps$/.exec(path)
+    if (subscription !== null && grant.kind === 'page') {
+      if (req.method === 'DELETE') subscribedPages.delete(subscription[1]!)
+      else subscribedPages.add(subscription[1]!)
+      return json(res, 200, { success: true })
+    }
     json(res, 404, { error: { message: 'Unknown path', type: 'GraphMethodException', code: 803 } })
   }
 
@@ -183,6 +203,18 @@ export async function startFacebookEmulator (options: FacebookEmulatorOptions) {
     return body
   }
 
+  /** Posts a customer's message to the webhook as Meta does: JSON with non-ASCII escaped, signed with the app secret. */
+  async function deliverMessage (pageId: string, psid: string, text: string): Promise<number> {
+    if (options.webhookUrl === undefined) throw new Error('no webhookUrl configured')
+    const now = Date.now()
+    const body = JSON.stringify({
+      object: 'page',
+      entry: [{ id: pageId, time: now, messaging: [{ sender: { id: psid }, recipient: { id: pageId }, timestamp: now, message: { mid: `m_${randomBytes(12).toString('base64url')}`, text } }] }]
+    }).replace(/[\u007f-\uffff]/g, c => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+    const signature = `sha256=${createHmac('sha256', options.appSecret).update(body).digest('hex')}`
+    return postSigned(options.webhookUrl, body, signature)
+  }
+
   const server = createServer((req, res) => {
     handle(req, res).catch(() => res.writeHead(500).end())
   })
@@ -193,6 +225,9 @@ export async function startFacebookEmulator (options: FacebookEmulatorOptions) {
     url: baseUrl,
     /** Graph and token calls received, in order (dialog pages excluded) */
     calls,
+    /** Pages currently subscribed to the app's webhook */
+    subscribedPages,
+    deliverMessage,
     /** every code and token handed out, for tests that check none leaks */
     issued,
     /** delays every Graph answer, to play a slow Facebook */
