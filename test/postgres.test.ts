@@ -45,3 +45,20 @@ t.test('DATABASE_URL: the database going away is 503 on /readyz and the callback
   t.ok(logs.lines.length > 0, 'the outage was logged')
   t.notOk(logs.lines.some(line => line.includes(target.toString())), 'the database URL stays out of the log')
 })
+
+t.test('replicas share the inbox: concurrent claims never take an item twice', { skip }, async t => {
+  const key = randomBytes(32).toString('hex')
+  const replicas = await Promise.all([0, 1, 2].map(() => openStore({ databaseUrl: url!, poolSize: 3, encryptionKeys: key })))
+  t.teardown(() => Promise.all(replicas.map(({ db }) => db.close())))
+  const [first] = replicas
+  await first!.db.query("INSERT INTO inbox (source, body) SELECT 'messenger', '{}' FROM generate_series(1, 300)")
+  const claimed = await Promise.all(replicas.map(async ({ store }) => {
+    const ids: string[] = []
+    for (let batch = await store.messenger.claim(7); batch.length > 0; batch = await store.messenger.claim(7)) ids.push(...batch.map(item => item.id))
+    return ids
+  }))
+  const all = claimed.flat()
+  t.equal(all.length, 300, 'every item claimed')
+  t.equal(new Set(all).size, 300, 'none claimed twice')
+  t.ok(claimed.filter(ids => ids.length > 0).length >= 2, `the work was shared (${claimed.map(ids => ids.length).join(', ')})`)
+})
