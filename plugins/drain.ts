@@ -1,19 +1,12 @@
 import fp from 'fastify-plugin'
 
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** true once shutdown has begun */
-    isDraining (): boolean
-  }
-}
-
 /**
  * During shutdown, answers in flight close their connection behind them: a keep-alive socket (an nginx
  * upstream, a browser) would otherwise hold the server open after its last request.
  */
 export default fp(async (fastify) => {
+  // New requests once closing has begun (/readyz included) get Fastify's own 503.
   let draining = false
-  fastify.decorate('isDraining', () => draining)
   fastify.addHook('preClose', async () => { draining = true })
   fastify.addHook('onSend', (_request, reply, payload, done) => {
     if (draining) reply.header('connection', 'close')

@@ -6,7 +6,6 @@ const health: FastifyPluginAsync = async (fastify) => {
   fastify.get('/healthz', async () => ({ status: 'ok' }))
 
   fastify.get('/readyz', async (request, reply) => {
-    if (fastify.isDraining()) return reply.code(503).send({ status: 'draining' })
     try {
       await fastify.store.ping()
       return { status: 'ready' }

@@ -89,3 +89,33 @@ t.test('no CORS headers unless the Origin is listed', async t => {
   t.equal((await open.inject({ url: '/', headers: { origin: 'https://admin.example.com' } })).headers['access-control-allow-origin'], 'https://admin.example.com')
   t.equal((await open.inject({ url: '/', headers: { origin: 'https://evil.example.com' } })).headers['access-control-allow-origin'], undefined)
 })
+
+t.test('while draining, answers in flight close their connection and idle keep-alive sockets get nothing but 503 or a close', async t => {
+  const { mockCallbackGraph } = await import('./graph-mocks.js')
+  const { mintLink, mockGraph, startLogin } = await import('./helper.js')
+  const { Client } = await import('undici')
+  const agent = mockGraph(t)
+  const app = await build(t, { db, dispatcher: agent })
+  mockCallbackGraph(agent, { delay: 150 })
+  const login = await startLogin(app, (await mintLink(app, 'drain-ws')).link)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const origin = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`
+  const probe = new Client(origin)
+  const slow = new Client(origin)
+  t.teardown(() => Promise.all([probe.destroy(), slow.destroy()]))
+  const before = await probe.request({ method: 'GET', path: '/readyz' })
+  await before.body.dump()
+  t.equal(before.statusCode, 200)
+  t.not(before.headers.connection, 'close', 'no Connection: close before the drain')
+
+  const inFlight = slow.request({ method: 'GET', path: `/facebook/callback?code=AQ&state=${login.state}`, headers: { cookie: login.cookieHeader } })
+  await new Promise(resolve => setTimeout(resolve, 50))
+  const closing = app.close()
+  const during = await probe.request({ method: 'GET', path: '/readyz' }).then(async res => { await res.body.dump(); return res.statusCode }, () => 'closed')
+  t.ok(during === 'closed' || during === 503, `the idle kept-alive socket is closed or answered 503 (${during})`)
+  const answer = await inFlight
+  await answer.body.dump()
+  t.equal(answer.statusCode, 200, 'the request in flight completes')
+  t.equal(answer.headers.connection, 'close')
+  await closing
+})
