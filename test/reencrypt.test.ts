@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto'
 import t from 'tap'
 import { createCipher, parseEncryptionKeys } from '../plugins/store/cipher.js'
 import { openStore } from '../plugins/store/index.js'
+import { notificationTokenAad } from '../plugins/store/messenger.js'
 import { testEnv } from './helper.js'
 
 t.test('npm run reencrypt re-seals every token under the first key, so the old key can go', async t => {
@@ -14,6 +15,9 @@ t.test('npm run reencrypt re-seals every token under the first key, so the old k
     user: { id: '1', name: 'U', accessToken: 'EAAuser-token' },
     pages: [{ id: '11', name: 'P', category: '', tasks: ['MESSAGING'], canMessage: true, accessToken: 'EAApage-token' }]
   })
+  await before.store.messenger.apply('0', [{
+    kind: 'optin', pageId: '11', psid: '21', key: 'optin:11:21:1', at: new Date(), notificationToken: { token: 'NMT-token', frequency: 'DAILY', expiresAt: null }
+  }])
   await before.db.close()
 
   const run = spawnSync(process.execPath, ['dist/src/reencrypt.js'], {
@@ -22,11 +26,13 @@ t.test('npm run reencrypt re-seals every token under the first key, so the old k
     timeout: 60_000
   })
   t.equal(run.status, 0, run.stderr)
-  t.match(run.stdout, 're-encrypted 2 token(s) under the first key')
+  t.match(run.stdout, 're-encrypted 3 token(s) under the first key')
 
   const after = await openStore({ dataDir, encryptionKeys: newKey })
   t.teardown(() => after.db.close())
   const cipher = createCipher(parseEncryptionKeys(newKey))
   const [page] = await after.db.query<{ token_ciphertext: string, token_key_id: string }>("SELECT token_ciphertext, token_key_id FROM pages WHERE id = '11'")
   t.equal(cipher.open({ ciphertext: page!.token_ciphertext, keyId: page!.token_key_id }, 'page:11'), 'EAApage-token')
+  const [optin] = await after.db.query<{ token_ciphertext: string, token_key_id: string }>('SELECT token_ciphertext, token_key_id FROM notification_tokens')
+  t.equal(cipher.open({ ciphertext: optin!.token_ciphertext, keyId: optin!.token_key_id }, notificationTokenAad('11', '21')), 'NMT-token')
 })

@@ -1,7 +1,8 @@
 /** One Messenger webhook delivery, flattened to the events this service keeps. Pure: no I/O. */
 export type MessengerEvent =
   | { kind: 'message', pageId: string, psid: string, mid: string, direction: 'in' | 'out', text: string, at: Date, fromCustomer: boolean }
-  | { kind: 'read' | 'optin', pageId: string, psid: string, key: string, at: Date }
+  | { kind: 'read', pageId: string, psid: string, key: string, at: Date }
+  | { kind: 'optin', pageId: string, psid: string, key: string, at: Date, notificationToken?: { token: string, frequency: string, expiresAt: Date | null } }
 
 interface Messaging {
   sender?: { id?: unknown }
@@ -10,7 +11,7 @@ interface Messaging {
   message?: { mid?: unknown, text?: unknown, is_echo?: unknown, quick_reply?: { payload?: unknown }, attachments?: Array<{ type?: unknown }> }
   postback?: { mid?: unknown, title?: unknown, payload?: unknown }
   read?: { watermark?: unknown }
-  optin?: { type?: unknown, payload?: unknown }
+  optin?: { type?: unknown, payload?: unknown, notification_messages_token?: unknown, notification_messages_frequency?: unknown, token_expiry_timestamp?: unknown }
 }
 
 const str = (value: unknown) => typeof value === 'string' && value !== '' ? value : undefined
@@ -46,7 +47,18 @@ export function messengerEvents (delivery: unknown): MessengerEvent[] {
       } else if (item.read !== undefined && sender !== undefined) {
         events.push({ kind: 'read', pageId, psid: sender, key: `read:${pageId}:${sender}:${String(item.read.watermark)}`, at })
       } else if (item.optin !== undefined && sender !== undefined) {
-        events.push({ kind: 'optin', pageId, psid: sender, key: `optin:${pageId}:${sender}:${at.getTime()}`, at })
+        const token = item.optin.type === 'notification_messages' ? str(item.optin.notification_messages_token) : undefined
+        const expiry = item.optin.token_expiry_timestamp
+        events.push({
+          kind: 'optin',
+          pageId,
+          psid: sender,
+          key: `optin:${pageId}:${sender}:${at.getTime()}`,
+          at,
+          ...(token === undefined
+            ? {}
+            : { notificationToken: { token, frequency: str(item.optin.notification_messages_frequency) ?? '', expiresAt: typeof expiry === 'number' ? new Date(expiry) : null } })
+        })
       }
     }
   }

@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import fp from 'fastify-plugin'
 import { type Cipher, createCipher, parseEncryptionKeys } from './cipher.js'
 import { type Db, openPglite, openPostgres } from './db.js'
-import { createMessengerStore } from './messenger.js'
+import { createMessengerStore, notificationTokenAad } from './messenger.js'
 import { migrate } from './migrations.js'
 
 export type PageStatus = 'connected' | 'needs_reconnect'
@@ -37,7 +37,7 @@ const pageAad = (id: string) => `page:${id}`
 
 export function createStore (db: Db, cipher: Cipher) {
   return {
-    messenger: createMessengerStore(db),
+    messenger: createMessengerStore(db, cipher),
 
     async ping (): Promise<void> {
       await db.query('SELECT 1')
@@ -151,7 +151,7 @@ export function createStore (db: Db, cipher: Cipher) {
         const solo = (await tx.query<{ id: string }>(`
           SELECT page_id AS id FROM page_connections c WHERE user_id = $1
             AND NOT EXISTS (SELECT 1 FROM page_connections o WHERE o.page_id = c.page_id AND o.user_id <> $1)`, [userId])).map(r => r.id)
-        for (const table of ['messages', 'conversations', 'messenger_events']) {
+        for (const table of ['messages', 'conversations', 'messenger_events', 'notification_tokens']) {
           await tx.query(`DELETE FROM ${table} WHERE page_id = ANY($1::text[])`, [solo])
         }
         await tx.query('DELETE FROM pages WHERE id = ANY($1::text[])', [solo])
@@ -178,13 +178,19 @@ export function createStore (db: Db, cipher: Cipher) {
     async reencrypt (): Promise<number> {
       return db.transaction(async tx => {
         let count = 0
-        for (const [table, aad] of [['facebook_users', userAad], ['pages', pageAad]] as const) {
+        // Each table names its row key as "id" and says how that key binds the ciphertext (the AAD).
+        const tables = [
+          ['facebook_users', 'id', userAad],
+          ['pages', 'id', pageAad],
+          ['notification_tokens', "page_id || ':' || psid", (key: string) => notificationTokenAad(...key.split(':') as [string, string])]
+        ] as const
+        for (const [table, key, aad] of tables) {
           const rows = await tx.query<{ id: string, token_ciphertext: string, token_key_id: string }>(
-            `SELECT id, token_ciphertext, token_key_id FROM ${table} WHERE token_key_id <> $1 FOR UPDATE`, [cipher.currentKeyId])
+            `SELECT ${key} AS id, token_ciphertext, token_key_id FROM ${table} WHERE token_key_id <> $1 FOR UPDATE`, [cipher.currentKeyId])
           for (const row of rows) {
             const plain = cipher.open({ ciphertext: row.token_ciphertext, keyId: row.token_key_id }, aad(row.id))
             const sealed = cipher.seal(plain, aad(row.id))
-            await tx.query(`UPDATE ${table} SET token_ciphertext = $1, token_key_id = $2 WHERE id = $3`,
+            await tx.query(`UPDATE ${table} SET token_ciphertext = $1, token_key_id = $2 WHERE ${key} = $3`,
               [sealed.ciphertext, sealed.keyId, row.id])
             count++
           }

@@ -1,4 +1,5 @@
 import type { MessengerEvent } from '../messenger/events.js'
+import type { Cipher } from './cipher.js'
 import type { Db } from './db.js'
 
 const KEPT_MESSAGES = 20
@@ -16,7 +17,9 @@ export interface Conversation {
 const iso = (value: Date | string | null) => value === null ? null : new Date(value).toISOString()
 
 /** The Messenger side of the store: the inbox's work queue, conversations and their last messages. */
-export function createMessengerStore (db: Db) {
+export const notificationTokenAad = (pageId: string, psid: string) => `notification-token:${pageId}:${psid}`
+
+export function createMessengerStore (db: Db, cipher: Cipher) {
   return {
     /**
      * Leases up to `limit` due items: a worker that dies mid-batch gives them back when the lease ends, and
@@ -47,6 +50,14 @@ export function createMessengerStore (db: Db) {
           if (event.kind !== 'message') {
             await tx.query('INSERT INTO messenger_events (key, kind, page_id, psid, at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (key) DO NOTHING',
               [event.key, event.kind, event.pageId, event.psid, event.at])
+            if (event.kind === 'optin' && event.notificationToken !== undefined) {
+              // Kept for the promotions capability: a marketing-messages token is a credential, sealed like Page tokens.
+              const sealed = cipher.seal(event.notificationToken.token, notificationTokenAad(event.pageId, event.psid))
+              await tx.query(`INSERT INTO notification_tokens (page_id, psid, token_ciphertext, token_key_id, frequency, expires_at)
+                VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (page_id, psid) DO UPDATE SET token_ciphertext = excluded.token_ciphertext,
+                  token_key_id = excluded.token_key_id, frequency = excluded.frequency, expires_at = excluded.expires_at, updated_at = now()`,
+              [event.pageId, event.psid, sealed.ciphertext, sealed.keyId, event.notificationToken.frequency, event.notificationToken.expiresAt])
+            }
             continue
           }
           const inserted = await tx.query(`INSERT INTO messages (mid, page_id, psid, direction, text, at) VALUES ($1, $2, $3, $4, $5, $6)

@@ -98,6 +98,21 @@ export const MIGRATIONS: ReadonlyArray<{ version: number, sql: string }> = [
         requested_at timestamptz NOT NULL DEFAULT now()
       );
     `
+  },
+  {
+    version: 6,
+    sql: `
+      CREATE TABLE notification_tokens (
+        page_id text NOT NULL,
+        psid text NOT NULL,
+        token_ciphertext text NOT NULL,
+        token_key_id text NOT NULL,
+        frequency text NOT NULL,
+        expires_at timestamptz,
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (page_id, psid)
+      );
+    `
   }
 ]
 

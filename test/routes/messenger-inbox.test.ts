@@ -140,3 +140,22 @@ t.test('an item that fails is retried with backoff, then parked with its error',
   const [parked] = await db.query<{ parked: boolean, last_error: string }>('SELECT parked_at IS NOT NULL AS parked, last_error FROM inbox WHERE id = $1::bigint', [id])
   t.same(parked, { parked: true, last_error: 'still failing' })
 })
+
+t.test('a marketing-messages opt-in keeps its token, sealed, for the promotions to come', async t => {
+  await deliver(app, delivery([{
+    id: PAGE,
+    messaging: [{
+      sender: { id: '5009' },
+      recipient: { id: PAGE },
+      timestamp: now,
+      optin: { type: 'notification_messages', payload: 'WEEKLY_DEALS', notification_messages_token: 'NMT-secret-token-5009', notification_messages_frequency: 'WEEKLY', token_expiry_timestamp: now + 86_400_000 }
+    }]
+  }]))
+  await settled()
+  const [row] = await db.query<{ token_ciphertext: string, frequency: string, expires_at: Date }>(
+    "SELECT token_ciphertext, frequency, expires_at FROM notification_tokens WHERE page_id = $1 AND psid = '5009'", [PAGE])
+  t.equal(row!.frequency, 'WEEKLY')
+  t.equal(new Date(row!.expires_at).getTime(), now + 86_400_000)
+  t.notMatch(row!.token_ciphertext, 'NMT-secret', 'sealed at rest')
+  t.equal((await db.query("SELECT key FROM messenger_events WHERE kind = 'optin' AND psid = '5009'")).length, 1)
+})
