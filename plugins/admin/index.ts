@@ -114,9 +114,9 @@ const admin: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.delete('/workspaces/:workspace/pages/:pageId', { schema: { params: PageParams } }, async (request, reply) => {
     const { workspace, pageId } = request.params
-    const token = await store.pageToken(workspace, pageId)
-    if (token === undefined) throw new PageNotFoundError()
-    if (config.MESSENGER_VERIFY_TOKEN !== '') await unsubscribePage(fastify.graph, request.log, pageId, token)
+    // A Page whose token was deleted (deauthorized) can still be removed; there is just nothing to unsubscribe with.
+    const token = config.MESSENGER_VERIFY_TOKEN === '' ? undefined : await store.pageToken(workspace, pageId)
+    if (token !== undefined) await unsubscribePage(fastify.graph, request.log, pageId, token)
     if (!await store.deletePage(workspace, pageId)) throw new PageNotFoundError()
     request.log.info({ workspace, pageId }, 'page removed')
     return reply.code(204).send()

@@ -31,6 +31,8 @@ t.test('deauthorize removes the Pages only that user connected, with their conve
   t.same(await db.query("SELECT token_ciphertext FROM pages WHERE id = '902'"), [{ token_ciphertext: null }], 'the token is deleted, not flagged')
   t.same(await db.query("SELECT psid FROM conversations WHERE page_id = '901'"), [])
   t.same(await db.query("SELECT id FROM facebook_users WHERE id = '801'"), [])
+  const removed = await app.inject({ method: 'DELETE', url: '/admin/workspaces/fd-ws/pages/902', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+  t.equal(removed.statusCode, 204, 'a Page whose token was deleted can still be removed')
 })
 
 t.test('data deletion deletes the same, answers a status URL and a confirmation code', async t => {
@@ -39,7 +41,7 @@ t.test('data deletion deletes the same, answers a status URL and a confirmation 
   const { url, confirmation_code: code } = res.json()
   t.match(code, /^[0-9a-f]{24}$/)
   t.equal(url, `https://bot.example.org/facebook/data-deletion/${code}`)
-  t.same(await pages('fd-ws'), [])
+  t.same(await pages('fd-ws'), [], 'the Page only 802 had left is gone')
   const status = await app.inject(new URL(url).pathname)
   t.match(status.json(), { confirmationCode: code, status: 'completed' })
   t.notMatch(status.body, /802|Staying/, 'no personal data on the status page')
