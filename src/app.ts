@@ -34,8 +34,6 @@ export interface AppDependencies {
   db?: Db
   clock?: () => number
   logStream?: DestinationStream
-  /** false leaves stored webhook deliveries unprocessed, as a process that stopped right after its 200 would */
-  processInbox?: boolean
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
@@ -80,7 +78,7 @@ export const app = fp(async (fastify: FastifyInstance, { config, ...deps }: AppD
   await fastify.register(connect)
   await fastify.register(admin, { prefix: '/admin' })
   if (config.MESSENGER_VERIFY_TOKEN !== '') {
-    await fastify.register(messenger, { prefix: '/messenger', processInbox: deps.processInbox ?? true })
+    await fastify.register(messenger, { prefix: '/messenger' })
   }
 }, { name: 'app', fastify: '5.x' })
 

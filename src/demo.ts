@@ -36,7 +36,7 @@ async function demoSecrets (): Promise<Record<string, string>> {
 const secrets = await demoSecrets()
 const base = `http://127.0.0.1:${port}`
 const emulator = await startFacebookEmulator({
-  appId: secrets.FACEBOOK_APP_ID, appSecret: secrets.FACEBOOK_APP_SECRET, host: '127.0.0.1', webhookUrl: `${base}/messenger/webhook`
+  appId: secrets.FACEBOOK_APP_ID, appSecret: secrets.FACEBOOK_APP_SECRET, host: '127.0.0.1', serviceUrl: base
 })
 const config = loadConfig({
   ...secrets,
@@ -65,6 +65,7 @@ process.stdout.write([
   `  Facebook emulator:       ${emulator.url}`,
   `  After connecting, a customer writes to a Page:  curl '${emulator.url}/emulator/send-message?text=Any%20croissants%3F'`,
   `  ... and the conversation:  curl -H 'Authorization: Bearer ${secrets.ADMIN_API_TOKEN}' ${base}/admin/workspaces/demo/pages/104000000000001/conversations`,
+  `  The user removes the app (Meta's signed deauthorize callback):  curl ${emulator.url}/emulator/deauthorize`,
   'Ctrl-C stops it.',
   ''
 ].join('\n') + '\n')

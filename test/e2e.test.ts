@@ -82,7 +82,7 @@ t.test('over real HTTP: cancelling the dialog ends on the friendly cancellation 
 t.test('over real HTTP with Messenger on: Pages subscribed on connect, a signed customer message reaches the admin API', async t => {
   const port = await freePort()
   const base = `http://127.0.0.1:${port}`
-  const emulator = await startFacebookEmulator({ appId: APP_ID, appSecret: APP_SECRET, autoApprove: true, webhookUrl: `${base}/messenger/webhook` })
+  const emulator = await startFacebookEmulator({ appId: APP_ID, appSecret: APP_SECRET, autoApprove: true, serviceUrl: base })
   t.teardown(emulator.close)
   const app = await build(t, {
     db,
@@ -105,4 +105,20 @@ t.test('over real HTTP with Messenger on: Pages subscribed on connect, a signed 
     if (conversations.length === 0) await new Promise(resolve => setTimeout(resolve, 50))
   }
   t.match(conversations, [{ psid: '2400000000000009', messages: [{ text: 'Any croissants left? 🥐 é' }] }], 'the escaped body was verified and decoded')
+
+  const admin = async (path: string) => {
+    const res = await request(`${base}/admin/workspaces/e2e-messenger${path}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+    return { status: res.statusCode, body: await res.body.json() as { pages: unknown[] } }
+  }
+  t.equal((await admin('/pages')).body.pages.length, 5)
+  t.same(await emulator.deauthorize(), { status: 200, body: { status: 'ok' } }, 'the signed deauthorize callback is accepted')
+  t.same((await admin('/pages')).body.pages, [], 'the Pages only this user connected are gone')
+  t.equal((await admin(`/pages/${messaging[0]}/conversations`)).status, 404, 'and their conversations with them')
+
+  const deletion = await emulator.requestDataDeletion()
+  t.equal(deletion.status, 200)
+  const { url: statusUrl, confirmation_code: code } = deletion.body as { url: string, confirmation_code: string }
+  t.match(statusUrl, new RegExp(`/facebook/data-deletion/${code}$`))
+  const status = await request(`${base}${new URL(statusUrl).pathname}`)
+  t.match(await status.body.json(), { confirmationCode: code }, 'the status page knows the confirmation code')
 })

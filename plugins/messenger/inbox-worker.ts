@@ -44,7 +44,9 @@ export function startInboxWorker (options: { store: MessengerStore, log: Fastify
     }, () => {})
   }
 
-  schedule(0)
+  // A run that died mid-batch left its items leased; with the embedded store they can only be ours.
+  pass = store.releaseLeases().then(() => 0, err => { log.warn({ err }, 'inbox leases not released'); return 0 })
+  pass.then(() => { pass = undefined; schedule(0) }, () => {})
   return {
     kick: () => schedule(0),
     async stop () {

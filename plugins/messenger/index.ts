@@ -29,13 +29,11 @@ export function signatureMatches (appSecret: string, rawBody: Buffer, header: un
 }
 
 /** The Messenger webhook: Meta's subscription handshake and signed deliveries into the durable inbox. */
-const messenger: FastifyPluginAsyncTypebox<{ processInbox?: boolean }> = async (fastify, { processInbox = true }) => {
+const messenger: FastifyPluginAsyncTypebox = async (fastify) => {
   const { config, store } = fastify
   const verifyToken = digest(config.MESSENGER_VERIFY_TOKEN)
-  const worker = processInbox
-    ? startInboxWorker({ store: store.messenger, log: fastify.log, onMessage: event => fastify.messenger.emit('message', event) })
-    : undefined
-  fastify.addHook('onClose', async () => { await worker?.stop() })
+  const worker = startInboxWorker({ store: store.messenger, log: fastify.log, onMessage: event => fastify.messenger.emit('message', event) })
+  fastify.addHook('onClose', async () => { await worker.stop() })
 
   // Scoped to this plugin: the raw bytes are needed for the signature, and only here.
   fastify.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: WEBHOOK_BODY_LIMIT }, (_request, body, done) => done(null, body))
@@ -68,7 +66,7 @@ const messenger: FastifyPluginAsyncTypebox<{ processInbox?: boolean }> = async (
       throw new StoreUnavailableError({ cause: err })
     }
     request.log.info({ inboxId: id }, 'messenger delivery stored')
-    worker?.kick()
+    worker.kick()
     return reply.type('text/plain; charset=utf-8').send('EVENT_RECEIVED')
   })
 }

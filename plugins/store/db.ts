@@ -9,6 +9,8 @@ export interface Queryable {
 
 /** The SQL surface the store needs: the same on PGlite and on a PostgreSQL pool. */
 export interface Db extends Queryable {
+  /** true when this process is the database's only client (the embedded store), so no other replica holds its leases */
+  readonly exclusive: boolean
   exec (sql: string): Promise<void>
   transaction<T> (work: (tx: Queryable & Pick<Db, 'exec'>) => Promise<T>): Promise<T>
   close (): Promise<void>
@@ -36,6 +38,7 @@ export async function openPglite (dataDir?: string): Promise<Db> {
   const { PGlite } = await import('@electric-sql/pglite')
   const pglite = await PGlite.create(dataDir, { postgresqlconf: EMBEDDED_SETTINGS })
   return {
+    exclusive: true,
     ...wrap(pglite),
     transaction: work => pglite.transaction(tx => work(wrap(tx))),
     close: () => pglite.close()
@@ -64,6 +67,7 @@ export function openPostgres (connectionString: string, poolSize: number, onIdle
     }
   }
   return {
+    exclusive: false,
     query: (sql, params) => run(pool, sql, params),
     exec: async sql => { await run(pool, sql) },
     async transaction (work) {

@@ -35,6 +35,12 @@ export function createMessengerStore (db: Db, cipher: Cipher) {
         RETURNING id::text AS id, body, attempts`, [limit, leaseSeconds])
     },
 
+    /** Ends the leases a previous run of this process held: only safe where no other worker shares the inbox. */
+    async releaseLeases (): Promise<void> {
+      if (!db.exclusive) return
+      await db.query('UPDATE inbox SET next_attempt_at = now() WHERE processed_at IS NULL AND parked_at IS NULL AND next_attempt_at > now()')
+    },
+
     /** Applies one item's events and marks it processed, in one transaction; returns the messages that were new. */
     async apply (inboxId: string, events: MessengerEvent[]): Promise<Array<Extract<MessengerEvent, { kind: 'message' }>>> {
       return db.transaction(async tx => {

@@ -4,11 +4,21 @@ import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { request as undiciRequest } from 'undici'
 
-async function postSigned (url: string, body: string, signature: string): Promise<number> {
-  const res = await undiciRequest(url, { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-hub-signature-256': signature } })
-  await res.body.dump()
-  return res.statusCode
+async function post (url: string, body: string, headers: Record<string, string>) {
+  const res = await undiciRequest(url, { method: 'POST', body, headers })
+  return { status: res.statusCode, body: await res.body.text() }
 }
+
+/** Meta's signed_request: base64url(HMAC-SHA256(secret, payload)).payload, payload base64url JSON. */
+export function signedRequest (secret: string, payload: object, algorithm = 'HMAC-SHA256'): string {
+  const body = Buffer.from(JSON.stringify({ algorithm, ...payload })).toString('base64url')
+  return `${createHmac('sha256', secret).update(body).digest('base64url')}.${body}`
+}
+
+/** JSON as Meta's webhooks send it: non-ASCII characters escaped as \\uXXXX. */
+const metaJson = (value: unknown) => JSON.stringify(value).replace(/[\u007f-\uffff]/g, c => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+
+export interface CustomerMessage { pageId: string, psid: string, text: string }
 
 /**
  * Plays Facebook for end-to-end tests and the demo: the Login dialog, the token endpoints and the Graph
@@ -28,8 +38,8 @@ export interface FacebookEmulatorOptions {
   /** Pages per /me/accounts answer, so paging is exercised */
   pageSize?: number
   user?: { id: string, name: string }
-  /** the service's /messenger/webhook, where deliverMessage posts signed events */
-  webhookUrl?: string
+  /** the service's base URL: signed webhook deliveries and deauthorize/data-deletion calls go there */
+  serviceUrl?: string
 }
 
 export interface GraphCallRecord { method: string, path: string, query: Record<string, string> }
@@ -169,6 +179,8 @@ export async function startFacebookEmulator (options: FacebookEmulatorOptions) {
       const status = await deliverMessage(url.searchParams.get('page') ?? pages[0]!.id, url.searchParams.get('psid') ?? '2400000000000001', url.searchParams.get('text') ?? 'Hello! 👋')
       return json(res, 200, { delivered: status === 200, status })
     }
+    if (url.pathname === '/emulator/deauthorize') return json(res, 200, await deauthorize())
+    if (url.pathname === '/emulator/data-deletion') return json(res, 200, await requestDataDeletion())
     const match = /^\/(v\d+\.\d)(\/.*)$/.exec(url.pathname)
     if (match === null) return json(res, 404, { error: { message: 'Unknown path', type: 'GraphMethodException', code: 803 } })
     const [, version, path] = match as unknown as [string, string, string]
@@ -203,17 +215,34 @@ export async function startFacebookEmulator (options: FacebookEmulatorOptions) {
     return body
   }
 
-  /** Posts a customer's message to the webhook as Meta does: JSON with non-ASCII escaped, signed with the app secret. */
-  async function deliverMessage (pageId: string, psid: string, text: string): Promise<number> {
-    if (options.webhookUrl === undefined) throw new Error('no webhookUrl configured')
-    const now = Date.now()
-    const body = JSON.stringify({
-      object: 'page',
-      entry: [{ id: pageId, time: now, messaging: [{ sender: { id: psid }, recipient: { id: pageId }, timestamp: now, message: { mid: `m_${randomBytes(12).toString('base64url')}`, text } }] }]
-    }).replace(/[\u007f-\uffff]/g, c => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
-    const signature = `sha256=${createHmac('sha256', options.appSecret).update(body).digest('hex')}`
-    return postSigned(options.webhookUrl, body, signature)
+  const service = (path: string) => {
+    if (options.serviceUrl === undefined) throw new Error('no serviceUrl configured')
+    return `${options.serviceUrl}${path}`
   }
+
+  /** Posts one signed webhook delivery with an entry per message, as Meta batches them. */
+  async function deliverMessages (messages: CustomerMessage[]): Promise<number> {
+    const now = Date.now()
+    const body = metaJson({
+      object: 'page',
+      entry: messages.map(({ pageId, psid, text }) => ({
+        id: pageId, time: now, messaging: [{ sender: { id: psid }, recipient: { id: pageId }, timestamp: now, message: { mid: `m_${randomBytes(12).toString('base64url')}`, text } }]
+      }))
+    })
+    const signature = `sha256=${createHmac('sha256', options.appSecret).update(body).digest('hex')}`
+    return (await post(service('/messenger/webhook'), body, { 'content-type': 'application/json', 'x-hub-signature-256': signature })).status
+  }
+
+  const deliverMessage = async (pageId: string, psid: string, text: string) => deliverMessages([{ pageId, psid, text }])
+
+  /** Meta's user-data callbacks: a form with the user's signed_request, as when they remove the app. */
+  async function userDataCallback (path: string) {
+    const form = new URLSearchParams({ signed_request: signedRequest(options.appSecret, { user_id: user.id, issued_at: Math.floor(Date.now() / 1000) }) })
+    const answer = await post(service(path), form.toString(), { 'content-type': 'application/x-www-form-urlencoded' })
+    return { status: answer.status, body: answer.body === '' ? null : JSON.parse(answer.body) as unknown }
+  }
+  const deauthorize = () => userDataCallback('/facebook/deauthorize')
+  const requestDataDeletion = () => userDataCallback('/facebook/data-deletion')
 
   const server = createServer((req, res) => {
     handle(req, res).catch(() => res.writeHead(500).end())
@@ -223,11 +252,17 @@ export async function startFacebookEmulator (options: FacebookEmulatorOptions) {
 
   return {
     url: baseUrl,
+    pages,
     /** Graph and token calls received, in order (dialog pages excluded) */
     calls,
     /** Pages currently subscribed to the app's webhook */
     subscribedPages,
     deliverMessage,
+    deliverMessages,
+    /** the user removed the app: Meta's signed deauthorize callback */
+    deauthorize,
+    /** the user asked for their data to be deleted: Meta's signed data-deletion callback */
+    requestDataDeletion,
     /** every code and token handed out, for tests that check none leaks */
     issued,
     /** delays every Graph answer, to play a slow Facebook */

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { parseSignedRequest, SignedRequestError } from '../../plugins/signed-request.js'
-import { signedRequest } from '../signed-request-helper.js'
+import { signedRequest } from '../emulator/facebook.js'
 
 const SECRET = 'app-secret-for-signed-requests'
 const NOW = 1_800_000_000

@@ -78,6 +78,16 @@ for (const backend of await testBackends(t)) {
       t.equal(onlyNew.open({ ciphertext: row!.token_ciphertext, keyId: row!.token_key_id }, 'page:101'), 'page-token-101', 'the old key is no longer needed')
     })
 
+    t.test('leases of a worker that died end at once only where this process owns the store', async t => {
+      const id = await store.addToInbox('messenger', '{}')
+      const claims = async () => (await store.messenger.claim(100)).some(item => item.id === id)
+      t.ok(await claims(), 'claimed')
+      t.notOk(await claims(), 'leased: not claimed twice')
+      await store.messenger.releaseLeases()
+      t.equal(await claims(), db.exclusive, db.exclusive ? 'the embedded store gives the lease back' : 'PostgreSQL keeps it: another replica may hold it')
+      await db.query('UPDATE inbox SET processed_at = now() WHERE id = $1::bigint', [id])
+    })
+
     t.test('ping answers while the database is open', async t => {
       await t.resolves(store.ping())
     })

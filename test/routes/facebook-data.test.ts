@@ -1,6 +1,6 @@
 import t from 'tap'
 import { APP_SECRET, ADMIN_TOKEN, build, testDb } from '../helper.js'
-import { signedRequest } from '../signed-request-helper.js'
+import { signedRequest } from '../emulator/facebook.js'
 
 const db = await testDb(t)
 const app = await build(t, { db, env: { PUBLIC_BASE_URL: 'https://bot.example.org' } })

@@ -112,17 +112,6 @@ t.test('conversations page by cursor, newest customer interaction first', async 
   t.equal((await app.inject({ url: `/admin/workspaces/other-ws/pages/${PAGE}/conversations`, headers: auth })).statusCode, 404)
 })
 
-t.test('a delivery acknowledged by a process that then stopped is processed once on restart', async t => {
-  const stopped = await build(t, { db, env, processInbox: false })
-  await deliver(stopped, delivery([{ id: PAGE, messaging: [item('5007', 'm-5007-a', 'still there?')] }]))
-  await stopped.close()
-  t.equal((await db.query("SELECT mid FROM messages WHERE mid = 'm-5007-a'")).length, 0, 'not processed before the restart')
-  const restarted = await build(t, { db, env })
-  await settled()
-  t.equal((await db.query("SELECT mid FROM messages WHERE mid = 'm-5007-a'")).length, 1)
-  await restarted.close()
-})
-
 t.test('an item that fails is retried with backoff, then parked with its error', async t => {
   const [{ id }] = await db.query<{ id: string }>("INSERT INTO inbox (source, body, next_attempt_at) VALUES ('messenger', $1, now() + interval '1 hour') RETURNING id::text AS id",
     [delivery([{ id: PAGE, messaging: [item('5008', 'm-5008-a', 'bad time', 8.64e15 + 1)] }])]) as [{ id: string }]

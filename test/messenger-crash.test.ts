@@ -1,0 +1,98 @@
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import t from 'tap'
+import { request } from 'undici'
+import { openPglite } from '../plugins/store/db.js'
+import { startFacebookEmulator } from './emulator/facebook.js'
+import { browser } from './http-client.js'
+import { ADMIN_TOKEN, APP_ID, APP_SECRET, freePort } from './helper.js'
+import { spawnService } from './service-process.js'
+
+// A first delivery of many entries keeps the worker busy while the small ones behind it are acknowledged,
+// so the kill finds acknowledged work that was not processed.
+const LARGE_ENTRIES = 400
+const SMALL_DELIVERIES = 20
+
+const port = await freePort()
+const base = `http://127.0.0.1:${port}`
+const emulator = await startFacebookEmulator({ appId: APP_ID, appSecret: APP_SECRET, autoApprove: true, serviceUrl: base })
+t.teardown(emulator.close)
+const dataDir = await mkdtemp(join(tmpdir(), 'msb-crash-'))
+t.teardown(() => rm(dataDir, { recursive: true, force: true }))
+const env = {
+  FACEBOOK_GRAPH_URL: emulator.url,
+  FACEBOOK_DIALOG_URL: emulator.url,
+  FACEBOOK_REDIRECT_URI: `${base}/facebook/callback`,
+  MESSENGER_VERIFY_TOKEN: 'crash-verify-token-0123',
+  TOKEN_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+  DATA_DIR: dataDir,
+  PORT: String(port)
+}
+
+/** Reads the embedded store while no service has it open. */
+async function inspect<T> (read: (query: (sql: string) => Promise<number>) => Promise<T>): Promise<T> {
+  const db = await openPglite(join(dataDir, 'pglite'))
+  try {
+    return await read(async sql => (await db.query<{ n: number }>(sql))[0]!.n)
+  } finally {
+    await db.close()
+  }
+}
+
+t.test('deliveries acknowledged just before a SIGKILL are processed once after the restart', async t => {
+  const first = await spawnService(t, env)
+  const minted = await request(`${base}/admin/workspaces/crash/connect-links`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+  const { url } = await minted.body.json() as { url: string }
+  t.equal((await browser('application/json').follow(url.replace('/connect?', '/facebook/login?'))).status, 200, 'Pages connected')
+  const pageId = emulator.pages.find(page => page.tasks.includes('MESSAGING'))!.id
+
+  const message = (n: number) => ({ pageId, psid: String(3_100_000 + n), text: `crash test ${n}` })
+  t.equal(await emulator.deliverMessages(Array.from({ length: LARGE_ENTRIES }, (_, n) => message(n))), 200, 'the large delivery acknowledged')
+  // Killed the moment the first small delivery is acknowledged: whatever was acknowledged by then must survive.
+  const acknowledged: number[] = []
+  await Promise.allSettled(Array.from({ length: SMALL_DELIVERIES }, async (_, i) => {
+    const n = LARGE_ENTRIES + i
+    if (await emulator.deliverMessages([message(n)]) !== 200) return
+    acknowledged.push(n)
+    first.child.kill('SIGKILL')
+  }))
+  await first.exited
+  t.ok(acknowledged.length > 0, `${acknowledged.length} small deliveries acknowledged before the kill`)
+
+  const before = await inspect(async count => ({
+    stored: await count('SELECT count(*)::integer AS n FROM inbox'),
+    unprocessed: await count('SELECT count(*)::integer AS n FROM inbox WHERE processed_at IS NULL')
+  }))
+  t.ok(before.unprocessed > 0, `${before.unprocessed} of ${before.stored} stored deliveries were unprocessed when the process was killed`)
+  const expectedMessages = LARGE_ENTRIES + before.stored - 1
+
+  const second = await spawnService(t, env)
+  const conversations = async () => {
+    let total = 0
+    let cursor: string | null = null
+    do {
+      const query: string = `limit=100${cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`}`
+      const res = await request(`${base}/admin/workspaces/crash/pages/${pageId}/conversations?${query}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+      const page = await res.body.json() as { conversations: Array<{ messages: unknown[] }>, nextCursor: string | null }
+      total += page.conversations.length
+      cursor = page.nextCursor
+    } while (cursor !== null)
+    return total
+  }
+  for (let attempt = 0; await conversations() < expectedMessages && attempt < 300; attempt++) await sleep(100)
+  second.child.kill('SIGTERM')
+  t.equal((await second.exited)[0], 0, 'the restarted service stops cleanly')
+
+  const after = await inspect(async count => ({
+    stored: await count('SELECT count(*)::integer AS n FROM inbox'),
+    processed: await count('SELECT count(*)::integer AS n FROM inbox WHERE processed_at IS NOT NULL AND parked_at IS NULL'),
+    messages: await count("SELECT count(*)::integer AS n FROM messages WHERE text LIKE 'crash test %'"),
+    conversations: await count('SELECT count(*)::integer AS n FROM conversations'),
+    acknowledgedProcessed: await count(`SELECT count(*)::integer AS n FROM messages WHERE psid IN (${acknowledged.map(n => `'${message(n).psid}'`).join(',')})`)
+  }))
+  t.same(after, { stored: before.stored, processed: before.stored, messages: expectedMessages, conversations: expectedMessages, acknowledgedProcessed: acknowledged.length },
+    'every stored delivery processed once after the restart, the acknowledged ones among them; one message and one conversation per entry')
+})
