@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import autocannon from 'autocannon'
 import { Agent, request } from 'undici'
 import { startFacebookEmulator } from '../test/emulator/facebook.js'
+import { countProcessed, postDeliveries, signedDeliveries, streamDeliveries, waitForConversation } from './webhook.js'
 
 /**
  * `npm run bench`: every figure against baselines measured in the same run, each target three times,
@@ -15,6 +16,9 @@ const REPEATS = 3
 const LOGIN_SECONDS = Number(process.env.BENCH_LOGIN_SECONDS ?? 5)
 const FLOW_SECONDS = Number(process.env.BENCH_FLOW_SECONDS ?? 8)
 const FLOW_CLIENTS = 16
+const WEBHOOK_SECONDS = Number(process.env.BENCH_WEBHOOK_SECONDS ?? 30)
+const WEBHOOK_RATE = 1000
+const WEBHOOK_MAX_SECONDS = 5
 // As `npm start` and the Dockerfile run the service.
 const SERVICE_FLAGS = ['--max-old-space-size=96']
 const APP_ID = '123456789012345'
@@ -63,7 +67,7 @@ async function loginRun (target: Target) {
 }
 
 /** 16 clients, each walking login -> emulator dialog -> callback with its own cookies, for FLOW_SECONDS. */
-async function flowRun (target: Target, callbackAccept: string) {
+async function flowRun (target: Target, callbackAccept: string, flowsPerClient = Infinity) {
   const dispatcher = new Agent({ connections: FLOW_CLIENTS * 2, keepAliveTimeout: 10_000 })
   const callbackMs: number[] = []
   let errors = 0
@@ -73,8 +77,8 @@ async function flowRun (target: Target, callbackAccept: string) {
     await res.body.dump()
     return res
   }
-  await Promise.all(Array.from({ length: FLOW_CLIENTS }, async () => {
-    while (Date.now() < deadline) {
+  await Promise.all(Array.from({ length: Number.isFinite(flowsPerClient) ? 1 : FLOW_CLIENTS }, async () => {
+    for (let flows = 0; flows < flowsPerClient && Date.now() < deadline; flows++) {
       try {
         const login = await get(`${target.base}${target.loginPath}`)
         const setCookie = login.headers['set-cookie']
@@ -136,6 +140,33 @@ for (let round = 0; round < REPEATS; round++) {
 }
 const rss: Record<string, number> = { 'service (PGlite), first start, after initdb': firstStartRss, 'service (PGlite)': await rssMb(service.child) }
 
+// Webhook ingestion on the embedded store, with Messenger on and the emulator's Pages connected.
+const messengerDir = await mkdtemp(join(tmpdir(), 'msb-bench-messenger-'))
+const messenger = await launchService('service (PGlite, Messenger on)', { DATA_DIR: messengerDir, MESSENGER_VERIFY_TOKEN: 'bench-verify-token-0123456789' })
+const connected = await flowRun({ ...messenger }, 'application/json', 1)
+if (connected.errors > 0) throw new Error('the Pages did not connect')
+const pageId = emulator.pages.find(page => page.tasks.includes('MESSAGING'))!.id
+const webhookCeiling = await launch('bare Fastify, signature check only (ceiling)', 'dist/bench/webhook-ceiling.js', () => ({ APP_SECRET }), '/healthz', '')
+const serviceDeliveries = signedDeliveries(APP_SECRET, pageId, 3_000_000_000)
+const webhookMax: Record<string, Array<Awaited<ReturnType<typeof postDeliveries>>>> = {}
+const acknowledged: string[] = []
+for (let round = 0; round < REPEATS; round++) {
+  const run = await postDeliveries(`${messenger.base}/messenger/webhook`, serviceDeliveries, WEBHOOK_MAX_SECONDS)
+  acknowledged.push(...run.acknowledged);
+  (webhookMax[messenger.name] ??= []).push(run);
+  (webhookMax[webhookCeiling.name] ??= []).push(await postDeliveries(`${webhookCeiling.base}/messenger/webhook`, signedDeliveries(APP_SECRET, pageId, 1), WEBHOOK_MAX_SECONDS))
+}
+const sustainedCeiling = await streamDeliveries(`${webhookCeiling.base}/messenger/webhook`, signedDeliveries(APP_SECRET, pageId, 1), WEBHOOK_SECONDS, WEBHOOK_RATE)
+const sustained = await streamDeliveries(`${messenger.base}/messenger/webhook`, serviceDeliveries, WEBHOOK_SECONDS, WEBHOOK_RATE)
+acknowledged.push(...sustained.acknowledged)
+const lastPsid = acknowledged.reduce((max, psid) => psid > max ? psid : max, '')
+const drainMs = await waitForConversation(messenger.base, ADMIN, `bench/pages/${pageId}`, lastPsid, 300_000)
+await sleep(2000)
+const messengerRss = await rssMb(messenger.child)
+messenger.child.kill('SIGTERM')
+await new Promise(resolve => messenger.child.once('exit', resolve))
+const ingested = await countProcessed(messengerDir, acknowledged)
+
 if (process.env.TEST_DATABASE_URL) {
   const pg = await launchService('service (PostgreSQL)', { DATABASE_URL: process.env.TEST_DATABASE_URL })
   for (let round = 0; round < REPEATS; round++) (flow[pg.name] ??= []).push(await flowRun(pg, 'application/json'))
@@ -173,12 +204,30 @@ const lines = [
     return `| ${name} | ${r.flows.toFixed(1)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.errors} |`
   }),
   '',
+  '## Messenger webhook ingestion (signed deliveries, 50 connections; embedded store, Messenger on)',
+  `| target | acknowledged/s (unbounded, ${WEBHOOK_MAX_SECONDS} s a run) | ack p50 ms | ack p99 ms | errors |`,
+  '|---|---|---|---|---|',
+  ...Object.entries(webhookMax).map(([name, runs]) =>
+    `| ${name} | ${median(runs.map(r => r.perSecond)).toFixed(0)} | ${median(runs.map(r => r.p50))} | ${median(runs.map(r => r.p99))} | ${runs.reduce((sum, r) => sum + r.errors, 0)} |`),
+  '',
+  `service / ceiling = ${(median(webhookMax[messenger.name]!.map(r => r.perSecond)) / median(webhookMax[webhookCeiling.name]!.map(r => r.perSecond))).toFixed(2)}`,
+  '',
+  `### A steady stream of ${WEBHOOK_RATE} deliveries/s for ${WEBHOOK_SECONDS} s (latency from when each was due)`,
+  '| target | acknowledged/s | ack p50 ms | ack p99 ms | max ms | errors |',
+  '|---|---|---|---|---|---|',
+  ...([[messenger.name, sustained], [webhookCeiling.name, sustainedCeiling]] as const).map(([name, r]) =>
+    `| ${name} | ${r.perSecond.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.max} | ${r.errors} |`),
+  '',
+  `All runs: ${acknowledged.length} acknowledged, ${ingested.stored} stored, ${ingested.processed} processed, ${ingested.lost} acknowledged but not processed; ` +
+    `backlog drained ${drainMs === undefined ? 'NOT within 300 s' : `${(drainMs / 1000).toFixed(1)} s after the last run`}; RSS ${messengerRss.toFixed(0)} MB.`,
+  '',
   '## RSS of the service process at the end',
   ...Object.entries(rss).map(([name, mb]) => `- ${name}: ${mb.toFixed(0)} MB`)
 ]
 process.stdout.write(lines.join('\n') + '\n')
 
-for (const target of [service, ceiling, oauth2]) target.child.kill('SIGTERM')
+for (const target of [service, ceiling, oauth2, webhookCeiling]) target.child.kill('SIGTERM')
 await emulator.close()
 await sleep(500)
 await rm(dataDir, { recursive: true, force: true })
+await rm(messengerDir, { recursive: true, force: true })

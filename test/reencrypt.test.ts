@@ -15,8 +15,9 @@ t.test('npm run reencrypt re-seals every token under the first key, so the old k
     user: { id: '1', name: 'U', accessToken: 'EAAuser-token' },
     pages: [{ id: '11', name: 'P', category: '', tasks: ['MESSAGING'], canMessage: true, accessToken: 'EAApage-token' }]
   })
-  await before.store.messenger.apply('0', [{
-    kind: 'optin', pageId: '11', psid: '21', key: 'optin:11:21:1', at: new Date(), notificationToken: { token: 'NMT-token', frequency: 'DAILY', expiresAt: null }
+  await before.store.messenger.apply([{
+    id: '0',
+    events: [{ kind: 'optin', pageId: '11', psid: '21', key: 'optin:11:21:1', at: new Date(), notificationToken: { token: 'NMT-token', frequency: 'DAILY', expiresAt: null } }]
   }])
   await before.db.close()
 

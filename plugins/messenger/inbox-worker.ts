@@ -14,15 +14,22 @@ export function startInboxWorker (options: { store: MessengerStore, log: Fastify
   let timer: NodeJS.Timeout | undefined
   let pass: Promise<number> | undefined
 
+  const withEvents = (item: { id: string, body: string }) => ({ id: item.id, events: messengerEvents(JSON.parse(item.body)) })
+
   async function drain (): Promise<number> {
     const items = await store.claim(batch)
-    for (const item of items) {
-      try {
-        const fresh = await store.apply(item.id, messengerEvents(JSON.parse(item.body)))
-        for (const event of fresh) onMessage(event)
-      } catch (err) {
-        const outcome = await store.fail(item.id, item.attempts, (err as Error).message)
-        log.warn({ err, inboxId: item.id, attempts: item.attempts, outcome }, 'inbox item failed')
+    if (items.length === 0) return 0
+    try {
+      for (const event of await store.apply(items.map(withEvents))) onMessage(event)
+    } catch {
+      // One bad item fails the whole batch's transaction: apply them one by one, so only it is retried.
+      for (const item of items) {
+        try {
+          for (const event of await store.apply([withEvents(item)])) onMessage(event)
+        } catch (err) {
+          const outcome = await store.fail(item.id, item.attempts, (err as Error).message)
+          log.warn({ err, inboxId: item.id, attempts: item.attempts, outcome }, 'inbox item failed')
+        }
       }
     }
     return items.length

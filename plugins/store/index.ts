@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import fp from 'fastify-plugin'
 import { type Cipher, createCipher, parseEncryptionKeys } from './cipher.js'
 import { type Db, openPglite, openPostgres } from './db.js'
+import { createInboxWriter } from './inbox-writer.js'
 import { createMessengerStore, notificationTokenAad } from './messenger.js'
 import { migrate } from './migrations.js'
 
@@ -135,11 +136,8 @@ export function createStore (db: Db, cipher: Cipher) {
       })
     },
 
-    /** Writes a verified delivery to the durable inbox; returns its id (as text: bigint is read differently by pg and PGlite). */
-    async addToInbox (source: string, body: string): Promise<string> {
-      const [row] = await db.query<{ id: string }>('INSERT INTO inbox (source, body) VALUES ($1, $2) RETURNING id::text AS id', [source, body])
-      return row!.id
-    },
+    /** Writes a verified delivery to the durable inbox, committed when it resolves with the row's id. */
+    addToInbox: createInboxWriter(db),
 
     /**
      * Meta's deauthorize / data deletion: the user, their connections, the Pages only they connected with those

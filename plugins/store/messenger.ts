@@ -14,6 +14,8 @@ export interface Conversation {
   messages: Array<{ mid: string, direction: 'in' | 'out', text: string, at: string }>
 }
 
+type MessageEvent = Extract<MessengerEvent, { kind: 'message' }>
+
 const iso = (value: Date | string | null) => value === null ? null : new Date(value).toISOString()
 
 /** The Messenger side of the store: the inbox's work queue, conversations and their last messages. */
@@ -30,7 +32,7 @@ export function createMessengerStore (db: Db, cipher: Cipher) {
         UPDATE inbox SET attempts = attempts + 1, next_attempt_at = now() + make_interval(secs => $2)
         WHERE id IN (
           SELECT id FROM inbox WHERE processed_at IS NULL AND parked_at IS NULL AND next_attempt_at <= now()
-          ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
+          ORDER BY next_attempt_at, id LIMIT $1 FOR UPDATE SKIP LOCKED
         )
         RETURNING id::text AS id, body, attempts`, [limit, leaseSeconds])
     },
@@ -41,47 +43,61 @@ export function createMessengerStore (db: Db, cipher: Cipher) {
       await db.query('UPDATE inbox SET next_attempt_at = now() WHERE processed_at IS NULL AND parked_at IS NULL AND next_attempt_at > now()')
     },
 
-    /** Applies one item's events and marks it processed, in one transaction; returns the messages that were new. */
-    async apply (inboxId: string, events: MessengerEvent[]): Promise<Array<Extract<MessengerEvent, { kind: 'message' }>>> {
-      return db.transaction(async tx => {
-        const pageIds = [...new Set(events.map(e => e.pageId))]
-        const connected = new Set((await tx.query<{ id: string }>('SELECT id FROM pages WHERE id = ANY($1::text[])', [pageIds])).map(r => r.id))
-        const fresh: Array<Extract<MessengerEvent, { kind: 'message' }>> = []
-        for (const [index, event] of events.entries()) {
-          if (!connected.has(event.pageId)) {
-            await tx.query('INSERT INTO messenger_events (key, kind, page_id, psid) VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO NOTHING',
-              [`dropped:${inboxId}:${index}`, 'dropped', event.pageId, event.psid])
-            continue
-          }
-          if (event.kind !== 'message') {
-            await tx.query('INSERT INTO messenger_events (key, kind, page_id, psid, at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (key) DO NOTHING',
-              [event.key, event.kind, event.pageId, event.psid, event.at])
-            if (event.kind === 'optin' && event.notificationToken !== undefined) {
-              // Kept for the promotions capability: a marketing-messages token is a credential, sealed like Page tokens.
-              const sealed = cipher.seal(event.notificationToken.token, notificationTokenAad(event.pageId, event.psid))
-              await tx.query(`INSERT INTO notification_tokens (page_id, psid, token_ciphertext, token_key_id, frequency, expires_at)
-                VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (page_id, psid) DO UPDATE SET token_ciphertext = excluded.token_ciphertext,
-                  token_key_id = excluded.token_key_id, frequency = excluded.frequency, expires_at = excluded.expires_at, updated_at = now()`,
-              [event.pageId, event.psid, sealed.ciphertext, sealed.keyId, event.notificationToken.frequency, event.notificationToken.expiresAt])
-            }
-            continue
-          }
-          const inserted = await tx.query(`INSERT INTO messages (mid, page_id, psid, direction, text, at) VALUES ($1, $2, $3, $4, $5, $6)
-            ON CONFLICT (mid) DO NOTHING RETURNING mid`, [event.mid, event.pageId, event.psid, event.direction, event.text, event.at])
-          if (inserted.length === 0) continue
-          fresh.push(event)
-          await tx.query(`
-            INSERT INTO conversations (page_id, psid, first_message_at, last_customer_message_at) VALUES ($1, $2, $3, $4)
-            ON CONFLICT (page_id, psid) DO UPDATE SET
-              first_message_at = LEAST(conversations.first_message_at, excluded.first_message_at),
-              last_customer_message_at = GREATEST(conversations.last_customer_message_at, excluded.last_customer_message_at)`,
-          [event.pageId, event.psid, event.at, event.fromCustomer ? event.at : null])
-          await tx.query(`DELETE FROM messages WHERE page_id = $1 AND psid = $2 AND mid NOT IN (
-            SELECT mid FROM messages WHERE page_id = $1 AND psid = $2 ORDER BY at DESC, mid DESC LIMIT ${KEPT_MESSAGES})`, [event.pageId, event.psid])
-        }
-        await tx.query('UPDATE inbox SET processed_at = now() WHERE id = $1::bigint', [inboxId])
-        return fresh
-      })
+    /**
+     * Applies the events of several items and marks them processed in one statement (atomic by itself): on the
+     * embedded store every statement costs about a millisecond, so a burst costs a few, not a few per message.
+     * Returns the messages that were new. Each step is idempotent, so an item applied again changes nothing.
+     */
+    async apply (items: Array<{ id: string, events: MessengerEvent[] }>): Promise<MessageEvent[]> {
+      const events = items.flatMap(item => item.events.map((event, index) => ({ event, dropKey: `dropped:${item.id}:${index}` })))
+      for (const { event } of events) {
+        if (event.kind !== 'optin' || event.notificationToken === undefined) continue
+        // Kept for the promotions capability: a marketing-messages token is a credential, sealed like Page tokens.
+        const sealed = cipher.seal(event.notificationToken.token, notificationTokenAad(event.pageId, event.psid))
+        await db.query(`INSERT INTO notification_tokens (page_id, psid, token_ciphertext, token_key_id, frequency, expires_at)
+          SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM pages WHERE id = $1)
+          ON CONFLICT (page_id, psid) DO UPDATE SET token_ciphertext = excluded.token_ciphertext,
+            token_key_id = excluded.token_key_id, frequency = excluded.frequency, expires_at = excluded.expires_at, updated_at = now()`,
+        [event.pageId, event.psid, sealed.ciphertext, sealed.keyId, event.notificationToken.frequency, event.notificationToken.expiresAt])
+      }
+      const rows = events.map(({ event, dropKey }) => event.kind === 'message'
+        ? { kind: 'message', drop_key: dropKey, page_id: event.pageId, psid: event.psid, at: event.at, mid: event.mid, direction: event.direction, text: event.text, from_customer: event.fromCustomer }
+        : { kind: event.kind, drop_key: dropKey, page_id: event.pageId, psid: event.psid, at: event.at, key: event.key })
+      const inserted = new Set((await db.query<{ mid: string }>(`
+        WITH incoming AS (
+          SELECT t.*, EXISTS (SELECT 1 FROM pages WHERE pages.id = t.page_id) AS connected
+          FROM jsonb_to_recordset($1::jsonb) AS t (kind text, drop_key text, key text, page_id text, psid text, at timestamptz,
+            mid text, direction text, text text, from_customer boolean)
+        ), recorded AS (
+          INSERT INTO messenger_events (key, kind, page_id, psid, at)
+          SELECT CASE WHEN connected THEN key ELSE drop_key END, CASE WHEN connected THEN kind ELSE 'dropped' END, page_id, psid, at
+          FROM incoming WHERE kind <> 'message' OR NOT connected
+          ON CONFLICT (key) DO NOTHING
+        ), fresh AS (
+          INSERT INTO messages (mid, page_id, psid, direction, text, at)
+          SELECT mid, page_id, psid, direction, text, at FROM incoming WHERE kind = 'message' AND connected
+          ON CONFLICT (mid) DO NOTHING RETURNING mid, page_id, psid
+        ), touched AS (
+          INSERT INTO conversations (page_id, psid, first_message_at, last_customer_message_at)
+          SELECT page_id, psid, min(incoming.at), max(incoming.at) FILTER (WHERE from_customer)
+          FROM fresh JOIN incoming USING (mid, page_id, psid) GROUP BY page_id, psid
+          ON CONFLICT (page_id, psid) DO UPDATE SET
+            first_message_at = LEAST(conversations.first_message_at, excluded.first_message_at),
+            last_customer_message_at = GREATEST(conversations.last_customer_message_at, excluded.last_customer_message_at)
+        ), processed AS (
+          UPDATE inbox SET processed_at = now() WHERE id = ANY($2::bigint[])
+        )
+        SELECT mid, page_id, psid FROM fresh`, [JSON.stringify(rows), items.map(item => item.id)])).map(row => row.mid))
+      const fresh = events.map(({ event }) => event).filter((event): event is MessageEvent => event.kind === 'message' && inserted.delete(event.mid))
+      if (fresh.length > 0) {
+        // Per conversation through its (page, psid, at) index: the cost follows the conversations touched, not the table.
+        await db.query(`DELETE FROM messages WHERE mid IN (
+            SELECT older.mid FROM (SELECT DISTINCT page_id, psid FROM jsonb_to_recordset($1::jsonb) AS t (page_id text, psid text)) c
+            CROSS JOIN LATERAL (SELECT mid FROM messages m WHERE m.page_id = c.page_id AND m.psid = c.psid
+              ORDER BY m.at DESC, m.mid DESC OFFSET ${KEPT_MESSAGES}) older)`,
+        [JSON.stringify(fresh.map(m => ({ page_id: m.pageId, psid: m.psid })))])
+      }
+      return fresh
     },
 
     /** Backs off exponentially, then parks the item with its error after MAX_ATTEMPTS. */

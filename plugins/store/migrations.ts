@@ -113,6 +113,14 @@ export const MIGRATIONS: ReadonlyArray<{ version: number, sql: string }> = [
         PRIMARY KEY (page_id, psid)
       );
     `
+  },
+  {
+    version: 7,
+    // The worker takes due items in the index's order, so a claim reads its batch and stops, whatever the backlog.
+    sql: `
+      DROP INDEX inbox_pending_idx;
+      CREATE INDEX inbox_due_idx ON inbox (next_attempt_at, id) WHERE processed_at IS NULL AND parked_at IS NULL;
+    `
   }
 ]
 
