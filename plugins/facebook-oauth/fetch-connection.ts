@@ -61,11 +61,15 @@ export async function fetchConnection (graph: GraphClient, config: Config, code:
       schema: AccessToken,
       signal
     })
-    // Each needs only the long-lived token, so none waits for another.
+    // Each needs only the long-lived token, so none waits for another; once one fails the callback has failed,
+    // so the others are cancelled instead of running on to the deadline.
+    const abandon = new AbortController()
+    const together = AbortSignal.any([signal, abandon.signal])
+    const cancelOthersOnFailure = <T>(call: Promise<T>) => call.catch((err: unknown) => { abandon.abort(); throw err })
     const [me, permissions, pages] = await Promise.all([
-      graph.get('/me', { params: { fields: 'id,name' }, token, schema: Me, signal }),
-      graph.get('/me/permissions', { token, schema: Permissions, signal }),
-      fetchPages(graph, token, signal)
+      cancelOthersOnFailure(graph.get('/me', { params: { fields: 'id,name' }, token, schema: Me, signal: together })),
+      cancelOthersOnFailure(graph.get('/me/permissions', { token, schema: Permissions, signal: together })),
+      cancelOthersOnFailure(fetchPages(graph, token, together))
     ])
     const granted = new Set(permissions.data.filter(p => p.status === 'granted').map(p => p.permission))
     return {

@@ -1,3 +1,6 @@
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { LONG_TOKEN, mockCallbackGraph, PAGES, USER } from '../graph-mocks.js'
 import { ADMIN_TOKEN, build, logCapture, mintLink, mockGraph, startLogin, testDb } from '../helper.js'
@@ -206,4 +209,26 @@ t.test('connecting a Page from another workspace moves it there', async t => {
   const moves = second.logs.map(line => JSON.parse(line)).filter(line => line.msg === 'page moved to another workspace')
   t.same(moves.map(line => [line.pageId, line.fromWorkspace, line.toWorkspace]).sort(),
     PAGES.map(page => [page.id, 'cb-move-a', 'cb-move-b']), 'each move is logged')
+})
+
+t.test('when one of the concurrent Graph reads fails, the others are cancelled instead of running to the deadline', async t => {
+  const cancelled: string[] = []
+  const graph = createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://graph').pathname.replace(/^\/v\d+\.\d+/, '')
+    const json = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body))
+    if (path === '/oauth/access_token') return json(200, { access_token: LONG_TOKEN })
+    if (path === '/me') return json(500, { error: { message: 'An unexpected error has occurred.', type: 'OAuthException', code: 2 } })
+    res.on('close', () => cancelled.push(path))
+  })
+  await new Promise<void>(resolve => graph.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { graph.closeAllConnections(); graph.close() })
+  const app = await build(t, {
+    db,
+    env: { FACEBOOK_GRAPH_URL: `http://127.0.0.1:${(graph.address() as AddressInfo).port}`, CALLBACK_TIMEOUT_MS: '20000', GRAPH_TIMEOUT_MS: '20000' }
+  })
+  const login = await startLogin(app, (await mintLink(app, 'cb-cancel')).link)
+  const res = await app.inject({ url: `/facebook/callback?code=AQcode&state=${login.state}`, headers: { cookie: login.cookieHeader, accept: 'application/json' } })
+  t.equal(res.statusCode, 502)
+  for (let i = 0; i < 40 && cancelled.length < 2; i++) await sleep(50)
+  t.same(cancelled.sort(), ['/me/accounts', '/me/permissions'], 'the hanging reads were cancelled within two seconds, not after 20')
 })
