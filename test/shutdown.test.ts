@@ -9,18 +9,22 @@ import { browser } from './http-client.js'
 import { ADMIN_TOKEN, APP_ID, APP_SECRET, freePort } from './helper.js'
 import { spawnService } from './service-process.js'
 
-/** The built server in its own process, on a temp DATA_DIR, against the emulator, with a callback ready to send. */
+// One data directory for the file: only the first start pays for the embedded store's initdb.
+const dataDir = await mkdtemp(join(tmpdir(), 'msb-shutdown-'))
+t.teardown(() => rm(dataDir, { recursive: true, force: true }))
+const TOKEN_ENCRYPTION_KEY = 'cd'.repeat(32)
+
+/** The built server in its own process, on the file's DATA_DIR, against the emulator, with a callback ready to send. */
 async function serviceWithCallbackInFlight (t: Test, env: Record<string, string> = {}) {
   const emulator = await startFacebookEmulator({ appId: APP_ID, appSecret: APP_SECRET, autoApprove: true })
   t.teardown(emulator.close)
-  const dataDir = await mkdtemp(join(tmpdir(), 'msb-shutdown-'))
-  t.teardown(() => rm(dataDir, { recursive: true, force: true }))
   const port = await freePort()
   const { base, child, exited } = await spawnService(t, {
     FACEBOOK_GRAPH_URL: emulator.url,
     FACEBOOK_DIALOG_URL: emulator.url,
     FACEBOOK_REDIRECT_URI: `http://127.0.0.1:${port}/facebook/callback`,
     DATA_DIR: dataDir,
+    TOKEN_ENCRYPTION_KEY,
     PORT: String(port),
     ...env
   })
