@@ -34,7 +34,14 @@ export const ConfigSchema = Type.Object({
   CORS_ORIGINS: Type.String({ pattern: `^(${csv('https?://[^\\s/?#,*]+')})?$`, default: '' }),
   MESSENGER_VERIFY_TOKEN: Type.String({ pattern: '^(\\S{16,256})?$', default: '' }),
   RATE_LIMIT_MAX: Type.Integer({ minimum: 0, default: 60 }),
-  RATE_LIMIT_WINDOW_MS: Type.Integer({ minimum: 1, default: 60000 })
+  RATE_LIMIT_WINDOW_MS: Type.Integer({ minimum: 1, default: 60000 }),
+  SHOPIFY_API_KEY: Type.String({ pattern: '^(\\S{1,256})?$', default: '' }),
+  SHOPIFY_API_SECRET: Type.String({ pattern: '^(\\S{1,256})?$', default: '' }),
+  SHOPIFY_API_SECRET_PREVIOUS: Type.String({ pattern: '^(\\S{1,256})?$', default: '' }),
+  SHOPIFY_REDIRECT_URI: Type.String({ pattern: `^(${httpUrl.slice(1, -1)})?$`, default: '' }),
+  SHOPIFY_SCOPES: Type.String({ pattern: csv('[a-z_]+'), default: 'read_products' }),
+  SHOPIFY_API_VERSION: Type.String({ pattern: '^[0-9]{4}-(0[1-9]|1[0-2])$', default: '2026-10' }),
+  SHOPIFY_SHOP_ORIGIN: Type.String({ pattern: '^https?://[^\\s?#]*\\{shop\\}[^\\s?#]*$', default: 'https://{shop}' })
 })
 
 export type Config = Static<typeof ConfigSchema>
@@ -63,7 +70,20 @@ export function loadConfig (env: Record<string, string | undefined>, { dotenv = 
     throw new ConfigError(`TOKEN_ENCRYPTION_KEY ${(err as Error).message}`)
   }
   if (config.PUBLIC_BASE_URL === '') config.PUBLIC_BASE_URL = new URL(config.FACEBOOK_REDIRECT_URI).origin
+  checkShopify(config)
   return config
+}
+
+/** The Shopify variables go together: none of them, or the key, the secret and the redirect URI. */
+function checkShopify (config: Config) {
+  if ((config.SHOPIFY_API_KEY === '') !== (config.SHOPIFY_API_SECRET === '')) {
+    throw new ConfigError('SHOPIFY_API_KEY and SHOPIFY_API_SECRET must be set together')
+  }
+  if (config.SHOPIFY_API_KEY === '') return
+  const redirect = config.SHOPIFY_REDIRECT_URI === '' ? undefined : new URL(config.SHOPIFY_REDIRECT_URI)
+  if (redirect === undefined || !redirect.pathname.endsWith('/shopify/callback') || redirect.search !== '') {
+    throw new ConfigError('SHOPIFY_REDIRECT_URI must be set with SHOPIFY_API_KEY, as the absolute URL of /shopify/callback')
+  }
 }
 
 export function csvList (value: string): string[] {

@@ -8,9 +8,9 @@ export { type Claims, TOKEN_KINDS, type TokenKind, WORKSPACE_PATTERN } from './s
 
 const MAX_TOKEN_LENGTH = 512
 const MAX_FUTURE_SKEW_SECONDS = 30
-// A 38-168 character payload, then 43 characters of signature: 258 bits for 256, so the last character's two
+// A 38-300 character payload, then 43 characters of signature: 258 bits for 256, so the last character's two
 // spare bits must be zero, or several spellings of one signature would verify.
-const TOKEN_SHAPE = /^[A-Za-z0-9_-]{38,168}\.[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/
+const TOKEN_SHAPE = /^[A-Za-z0-9_-]{38,300}\.[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/
 const SIGNING_DOMAIN = 'state-token/v1.'
 
 export interface IssueOptions {
@@ -21,6 +21,8 @@ export interface IssueOptions {
   binding?: string
   /** expiry of the connect link the flow started from, so the flow can return to it */
   linkExp?: number
+  /** the Shopify shop the flow is for */
+  shop?: string
 }
 
 export type StateTokenFailure = 'malformed' | 'signature' | 'expired' | 'future' | 'kind'
@@ -45,7 +47,8 @@ export function issueToken (secrets: KeyObject[], kind: TokenKind, workspace: st
     exp: options.expiresAt ?? nowSeconds + (options.ttlSeconds ?? 0),
     nonce: randomText(16),
     ...(options.binding === undefined ? {} : { binding: options.binding }),
-    ...(options.linkExp === undefined ? {} : { linkExp: options.linkExp })
+    ...(options.linkExp === undefined ? {} : { linkExp: options.linkExp }),
+    ...(options.shop === undefined ? {} : { shop: options.shop })
   }
   const payload = encodeClaims(claims).toString('base64url')
   return `${payload}.${sign(secrets[0]!, payload).toString('base64url')}`

@@ -51,7 +51,12 @@ const refusals: Array<[string, string]> = [
   ['CORS_ORIGINS', 'https://*.example.com'],
   ['RATE_LIMIT_MAX', '-1'],
   ['FACEBOOK_SCOPES', 'pages messaging'],
-  ['PUBLIC_BASE_URL', 'https://example.com/with/path']
+  ['PUBLIC_BASE_URL', 'https://example.com/with/path'],
+  ['SHOPIFY_API_VERSION', '2026-13'],
+  ['SHOPIFY_API_VERSION', 'unstable'],
+  ['SHOPIFY_SHOP_ORIGIN', 'https://shop.example.com'],
+  ['SHOPIFY_SCOPES', 'read products'],
+  ['SHOPIFY_REDIRECT_URI', 'shopify/callback']
 ]
 
 for (const [name, value] of refusals) {
@@ -62,6 +67,18 @@ for (const [name, value] of refusals) {
     t.notMatch(error.message, value)
   })
 }
+
+t.test('the Shopify variables: none, or the key, the secret and the redirect URI of /shopify/callback together', async t => {
+  const shopify = { SHOPIFY_API_KEY: 'shopify-key', SHOPIFY_API_SECRET: 'shopify-secret', SHOPIFY_REDIRECT_URI: 'https://bot.example.org/shopify/callback' }
+  t.match(loadConfig(testEnv(shopify)), { ...shopify, SHOPIFY_SCOPES: 'read_products', SHOPIFY_API_VERSION: '2026-10', SHOPIFY_SHOP_ORIGIN: 'https://{shop}' })
+  t.equal(loadConfig(testEnv()).SHOPIFY_API_KEY, '', 'off by default')
+  const refused = (env: Record<string, string>, name: RegExp) => t.throws(() => loadConfig(testEnv(env)), { name: 'ConfigError', message: name })
+  refused({ SHOPIFY_API_KEY: 'shopify-key' }, /SHOPIFY_API_KEY and SHOPIFY_API_SECRET/)
+  refused({ SHOPIFY_API_SECRET: 'shopify-secret' }, /SHOPIFY_API_KEY and SHOPIFY_API_SECRET/)
+  refused({ ...shopify, SHOPIFY_REDIRECT_URI: '' }, /SHOPIFY_REDIRECT_URI/)
+  refused({ ...shopify, SHOPIFY_REDIRECT_URI: 'https://bot.example.org/facebook/callback' }, /SHOPIFY_REDIRECT_URI/)
+  refused({ ...shopify, SHOPIFY_REDIRECT_URI: 'https://bot.example.org/shopify/callback?x=1' }, /SHOPIFY_REDIRECT_URI/)
+})
 
 t.test('a missing required variable is named', async t => {
   for (const name of ['FACEBOOK_APP_ID', 'FACEBOOK_APP_SECRET', 'FACEBOOK_REDIRECT_URI', 'STATE_TOKEN_SECRET', 'TOKEN_ENCRYPTION_KEY', 'ADMIN_API_TOKEN']) {

@@ -97,7 +97,8 @@ t.test('validly signed but malformed payloads are refused', async t => {
   t.equal(refusal(() => verifyToken([SECRET], sign(good), 'connect', NOW)), 'accepted', 'the forging helper is right')
   t.equal(refusal(() => verifyToken([SECRET], sign(edit(0, 2)), 'connect', NOW)), 'malformed', 'unknown version')
   t.equal(refusal(() => verifyToken([SECRET], sign(edit(1, 3)), 'connect', NOW)), 'malformed', 'unknown kind')
-  t.equal(refusal(() => verifyToken([SECRET], sign(edit(26, 4)), 'connect', NOW)), 'malformed', 'unknown flag')
+  t.equal(refusal(() => verifyToken([SECRET], sign(edit(26, 8)), 'connect', NOW)), 'malformed', 'unknown flag')
+  t.equal(refusal(() => verifyToken([SECRET], sign(edit(26, 4)), 'connect', NOW)), 'malformed', 'a shop flag without a valid shop')
   t.equal(refusal(() => verifyToken([SECRET], sign(edit(26, 1)), 'connect', NOW)), 'malformed', 'a binding flag without its bytes')
   t.equal(refusal(() => verifyToken([SECRET], sign(edit(27, 'A'.charCodeAt(0))), 'connect', NOW)), 'malformed', 'bad workspace')
   t.equal(refusal(() => verifyToken([SECRET], sign(good.subarray(0, 27)), 'connect', NOW)), 'malformed', 'no workspace')
@@ -109,6 +110,16 @@ t.test('the payload codec round-trips and refuses what it cannot encode', async 
   t.throws(() => encodeClaims({ ...claims, workspace: 'Bad' }))
   t.throws(() => encodeClaims({ ...claims, exp: 2 ** 32 }))
   t.throws(() => encodeClaims({ ...claims, binding: 'short' }))
+})
+
+t.test('a Shopify state carries its shop, with or without a workspace', async t => {
+  const claims = { kind: 'shopify' as const, workspace: 'acme', iat: 1, exp: 2, nonce: 'AAAAAAAAAAAAAAAAAAAAAA', binding: 'b'.repeat(42) + 'A', shop: 'demo-shop.myshopify.com' }
+  t.same(decodeClaims(encodeClaims(claims)), claims)
+  t.same(decodeClaims(encodeClaims({ ...claims, workspace: '' })), { ...claims, workspace: '' }, 'an install that started in Shopify')
+  t.throws(() => encodeClaims({ ...claims, shop: undefined, workspace: '' }), 'no workspace without a shop')
+  t.throws(() => encodeClaims({ ...claims, shop: 'evil.net' }))
+  const token = issueToken([SECRET], 'shopify', '', { ttlSeconds: 60, shop: `${'s'.repeat(63)}.myshopify.com`, binding: 'b'.repeat(42) + 'A', linkExp: NOW }, NOW)
+  t.equal(verifyToken([SECRET], token, 'shopify', NOW).shop, `${'s'.repeat(63)}.myshopify.com`, 'the longest shop name fits the token shape')
 })
 
 t.test('10,000+ random or mutated tokens: none accepted', async t => {
