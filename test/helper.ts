@@ -119,11 +119,16 @@ export async function testPostgresUrl (t: Test): Promise<string | undefined> {
 }
 
 /** The store backends to run a suite on: PGlite always, PostgreSQL when `.ci/with-postgres` provides one. */
-export async function testBackends (t: Test): Promise<Array<{ name: string, db?: Db, skip?: string }>> {
-  const pglite = { name: 'pglite', db: await testDb(t) }
+export async function testBackends (t: Test): Promise<Array<{ name: string, db?: Db, skip?: string, replica?: () => Db }>> {
+  const db = await testDb(t)
+  // The embedded store has one client by nature: a second "replica" is the same database.
+  const pglite = { name: 'pglite', db, replica: () => db }
   const url = await testPostgresUrl(t)
   if (url === undefined) return [pglite, { name: 'postgres', skip: POSTGRES_SKIP }]
-  const db = openPostgres(url, 5, () => {})
-  t.teardown(() => db.close())
-  return [pglite, { name: 'postgres', db }]
+  const pool = (size: number) => {
+    const opened = openPostgres(url, size, () => {})
+    t.teardown(() => opened.close())
+    return opened
+  }
+  return [pglite, { name: 'postgres', db: pool(5), replica: () => pool(5) }]
 }

@@ -3,6 +3,7 @@ import fp from 'fastify-plugin'
 import { type Cipher, createCipher, parseEncryptionKeys } from './cipher.js'
 import { type Db, openPglite, openPostgres } from './db.js'
 import { createInboxWriter } from './inbox-writer.js'
+import { createShopStore, shopTokenAad } from './shops.js'
 import { createMessengerStore, notificationTokenAad } from './messenger.js'
 import { migrate } from './migrations.js'
 
@@ -39,6 +40,7 @@ const pageAad = (id: string) => `page:${id}`
 export function createStore (db: Db, cipher: Cipher) {
   return {
     messenger: createMessengerStore(db, cipher),
+    shops: createShopStore(db, cipher),
 
     async ping (): Promise<void> {
       await db.query('SELECT 1')
@@ -180,7 +182,8 @@ export function createStore (db: Db, cipher: Cipher) {
         const tables = [
           ['facebook_users', 'id', userAad],
           ['pages', 'id', pageAad],
-          ['notification_tokens', "page_id || ':' || psid", (key: string) => notificationTokenAad(...key.split(':') as [string, string])]
+          ['notification_tokens', "page_id || ':' || psid", (key: string) => notificationTokenAad(...key.split(':') as [string, string])],
+          ['shop_tokens', "shop || ':' || kind", shopTokenAad]
         ] as const
         for (const [table, key, aad] of tables) {
           const rows = await tx.query<{ id: string, token_ciphertext: string, token_key_id: string }>(

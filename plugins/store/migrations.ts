@@ -121,6 +121,28 @@ export const MIGRATIONS: ReadonlyArray<{ version: number, sql: string }> = [
       DROP INDEX inbox_pending_idx;
       CREATE INDEX inbox_due_idx ON inbox (next_attempt_at, id) WHERE processed_at IS NULL AND parked_at IS NULL;
     `
+  },
+  {
+    version: 8,
+    // A workspace has at most one shop; a shop installed from Shopify itself has none until it is assigned.
+    sql: `
+      CREATE TABLE shops (
+        shop text PRIMARY KEY,
+        workspace_id text UNIQUE REFERENCES workspaces (id) ON DELETE SET NULL,
+        status text NOT NULL DEFAULT 'connected' CHECK (status IN ('connected', 'needs_reconnect', 'uninstalled')),
+        scopes text NOT NULL DEFAULT '',
+        installed_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE TABLE shop_tokens (
+        shop text NOT NULL REFERENCES shops (shop) ON DELETE CASCADE,
+        kind text NOT NULL CHECK (kind IN ('access', 'refresh')),
+        token_ciphertext text NOT NULL,
+        token_key_id text NOT NULL,
+        expires_at timestamptz,
+        PRIMARY KEY (shop, kind)
+      );
+    `
   }
 ]
 

@@ -1,0 +1,123 @@
+import type { Cipher } from './cipher.js'
+import type { Db, Queryable } from './db.js'
+
+/** What Shopify's token endpoint hands out: an expiring offline token and the single-use token that renews it. */
+export interface ShopTokens {
+  accessToken: string
+  accessExpiresAt: Date
+  refreshToken: string
+  refreshExpiresAt: Date | null
+  scopes: string[]
+}
+
+/** Shopify refused the refresh token (invalid_grant): only the shop owner can restore access. */
+export class RefreshRefusedError extends Error {
+  override name = 'RefreshRefusedError'
+}
+
+/** The shop cannot be called: it is not installed, was uninstalled, or needs its owner to connect it again. */
+export class ShopUnavailableError extends Error {
+  override name = 'ShopUnavailableError'
+}
+
+// A token this close to its expiry is renewed before use, so a call never starts with a token about to die.
+const RENEW_WITHIN_MS = 5 * 60 * 1000
+
+export const shopTokenAad = (key: string) => `shop-token:${key}`
+
+export function createShopStore (db: Db, cipher: Cipher) {
+  const renewing = new Map<string, Promise<string>>()
+
+  async function writeTokens (tx: Queryable, shop: string, tokens: ShopTokens) {
+    const rows = [['access', tokens.accessToken, tokens.accessExpiresAt], ['refresh', tokens.refreshToken, tokens.refreshExpiresAt]] as const
+    for (const [kind, token, expiresAt] of rows) {
+      const sealed = cipher.seal(token, shopTokenAad(`${shop}:${kind}`))
+      await tx.query(`INSERT INTO shop_tokens (shop, kind, token_ciphertext, token_key_id, expires_at) VALUES ($1, $2, $3, $4, $5)
+        ON CONFLICT (shop, kind) DO UPDATE SET token_ciphertext = excluded.token_ciphertext, token_key_id = excluded.token_key_id,
+          expires_at = excluded.expires_at`, [shop, kind, sealed.ciphertext, sealed.keyId, expiresAt])
+    }
+    await tx.query("UPDATE shops SET scopes = $2, status = 'connected', updated_at = now() WHERE shop = $1", [shop, tokens.scopes.join(',')])
+  }
+
+  async function readTokens (tx: Queryable, shop: string) {
+    const rows = await tx.query<{ status: string, kind: 'access' | 'refresh', token_ciphertext: string, token_key_id: string, expires_at: Date | null }>(`
+      SELECT s.status, t.kind, t.token_ciphertext, t.token_key_id, t.expires_at FROM shops s JOIN shop_tokens t USING (shop)
+      WHERE s.shop = $1`, [shop])
+    const token = (kind: 'access' | 'refresh') => {
+      const row = rows.find(r => r.kind === kind)
+      return row === undefined ? undefined : { token: cipher.open({ ciphertext: row.token_ciphertext, keyId: row.token_key_id }, shopTokenAad(`${shop}:${kind}`)), expiresAt: row.expires_at }
+    }
+    return { status: rows[0]?.status, access: token('access'), refresh: token('refresh') }
+  }
+
+  const fresh = (access: { expiresAt: Date | null } | undefined, now: number) =>
+    access !== undefined && (access.expiresAt === null || new Date(access.expiresAt).getTime() - now > RENEW_WITHIN_MS)
+
+  /**
+   * Renews under the shop row's lock: a refresh token is single-use, so one replica renews while the others
+   * wait and then find the new pair, which is stored in the same transaction before anyone uses it.
+   */
+  async function renew (shop: string, refresh: (refreshToken: string) => Promise<ShopTokens>, now: () => number): Promise<string> {
+    const token = await db.transaction(async tx => {
+      // The lock first, the read after it: a statement that waited for a lock still sees the snapshot it began
+      // with, so a joined read would miss the tokens the replica that held the lock just stored.
+      await tx.query('SELECT 1 FROM shops WHERE shop = $1 FOR UPDATE', [shop])
+      const current = await readTokens(tx, shop)
+      if (current.status !== 'connected' || current.refresh === undefined) throw new ShopUnavailableError(`shop ${shop} is not connected`)
+      if (fresh(current.access, now())) return current.access!.token
+      try {
+        const tokens = await refresh(current.refresh.token)
+        await writeTokens(tx, shop, tokens)
+        return tokens.accessToken
+      } catch (err) {
+        if (!(err instanceof RefreshRefusedError)) throw err
+        await tx.query("UPDATE shops SET status = 'needs_reconnect', updated_at = now() WHERE shop = $1", [shop])
+        return undefined
+      }
+    })
+    if (token === undefined) throw new ShopUnavailableError(`shop ${shop} needs its owner to connect it again`)
+    return token
+  }
+
+  return {
+    /** Records an install (or a reinstall) with its tokens; a workspace given takes the shop, replacing its previous one. */
+    async saveInstall (shop: string, workspace: string | null, tokens: ShopTokens): Promise<void> {
+      await db.transaction(async tx => {
+        if (workspace !== null) {
+          await tx.query('INSERT INTO workspaces (id) VALUES ($1) ON CONFLICT DO NOTHING', [workspace])
+          await tx.query('UPDATE shops SET workspace_id = NULL WHERE workspace_id = $1 AND shop <> $2', [workspace, shop])
+        }
+        await tx.query(`INSERT INTO shops (shop, workspace_id) VALUES ($1, $2)
+          ON CONFLICT (shop) DO UPDATE SET workspace_id = coalesce(excluded.workspace_id, shops.workspace_id)`, [shop, workspace])
+        await writeTokens(tx, shop, tokens)
+      })
+    },
+
+    /**
+     * The access token for an Admin API call, renewed first when it expires within 5 minutes: single-flight
+     * in this process (concurrent callers share one renewal) and across replicas (the row lock).
+     */
+    async accessToken (shop: string, refresh: (refreshToken: string) => Promise<ShopTokens>, now: () => number = Date.now): Promise<string> {
+      const current = await readTokens(db, shop)
+      if (current.status !== 'connected') throw new ShopUnavailableError(`shop ${shop} is not connected`)
+      if (fresh(current.access, now())) return current.access!.token
+      let pending = renewing.get(shop)
+      if (pending === undefined) {
+        pending = renew(shop, refresh, now).finally(() => renewing.delete(shop))
+        renewing.set(shop, pending)
+      }
+      return pending
+    },
+
+    /** A 401 with a just-renewed token: the grant is gone, so the shop waits for its owner. */
+    async markNeedsReconnect (shop: string): Promise<void> {
+      await db.query("UPDATE shops SET status = 'needs_reconnect', updated_at = now() WHERE shop = $1", [shop])
+    },
+
+    async status (shop: string): Promise<string | undefined> {
+      return (await db.query<{ status: string }>('SELECT status FROM shops WHERE shop = $1', [shop]))[0]?.status
+    }
+  }
+}
+
+export type ShopStore = ReturnType<typeof createShopStore>
