@@ -23,10 +23,17 @@ export function bindingCookie (config: Config) {
       reply.header('set-cookie', `${name}=${secret}${setCookieSuffix}`)
       return { secret, binding: hashOf(secret) }
     },
+    clear (reply: FastifyReply) {
+      reply.clearCookie(name, attributes)
+    },
     /** Clears the cookie and returns its secret when it hashes to `binding`. */
     finish (request: FastifyRequest, reply: FastifyReply, binding: string | undefined): string | undefined {
-      const secret = request.cookies[name]
       reply.clearCookie(name, attributes)
+      return this.secretFor(request, binding)
+    },
+    /** The cookie's secret when it hashes to `binding`. */
+    secretFor (request: FastifyRequest, binding: string | undefined): string | undefined {
+      const secret = request.cookies[name]
       if (secret === undefined || binding === undefined || secret.length > 128) return undefined
       const actual = Buffer.from(hashOf(secret))
       const expected = Buffer.from(binding)

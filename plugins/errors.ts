@@ -21,3 +21,21 @@ export const UnauthorizedError = createError('MSB_UNAUTHORIZED', 'A valid bearer
 export const PageNotFoundError = createError('MSB_PAGE_NOT_FOUND', 'This Page is not connected to this workspace.', 404)
 export const StoreUnavailableError = createError('MSB_STORE_UNAVAILABLE',
   'The service cannot reach its database right now. Please try again in a moment.', 503)
+export const ShopInvalidError = createError('MSB_SHOPIFY_SHOP_INVALID',
+  "Enter your store's address, like your-store.myshopify.com.", 400)
+export const ShopifySignatureError = createError('MSB_SHOPIFY_SIGNATURE',
+  'This request does not carry a valid Shopify signature. Start again from Shopify or from your connect link.', 400)
+export const ShopifyEntryError = createError('MSB_SHOPIFY_ENTRY',
+  'Open this page from your connect link or from the Shopify admin.', 403)
+export const ShopifyExpiredError = createError('MSB_SHOPIFY_EXPIRED',
+  'This Shopify sign-in is invalid or has expired. Start again from Shopify or from your connect link.', 400)
+export const ShopifyBrowserError = createError('MSB_SHOPIFY_BROWSER',
+  'This Shopify sign-in was started in another browser or has already been used. Start again.', 403)
+export const ShopifyCodeRejectedError = createError('MSB_SHOPIFY_CODE_REJECTED',
+  'Shopify did not accept this sign-in: it expired or was already used. Start again.', 400)
+export const ShopifyScopesError = createError('MSB_SHOPIFY_SCOPES',
+  'The app needs every permission it asked for. Approve them all, then connect your store again.', 403)
+export const ShopifyFailedError = createError('MSB_SHOPIFY_FAILED',
+  'Shopify did not answer as expected. Please try again in a moment.', 502)
+export const ShopifyTimeoutError = createError('MSB_SHOPIFY_TIMEOUT',
+  'Shopify took too long to answer. Please try again in a moment.', 504)

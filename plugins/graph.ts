@@ -1,8 +1,8 @@
 import { createHmac } from 'node:crypto'
 import type { TSchema, Static } from '@sinclair/typebox'
-import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
 import fp from 'fastify-plugin'
-import { type Dispatcher, Pool, errors as undiciErrors, request } from 'undici'
+import { type Dispatcher, Pool, request } from 'undici'
+import { checkerFor, isTimeout, readCapped, ResponseTooLargeError } from './http-json.js'
 
 const MAX_RESPONSE_BYTES = 1024 * 1024
 
@@ -47,30 +47,6 @@ export interface GraphOptions {
   dispatcher?: Dispatcher
 }
 
-const compiled = new WeakMap<TSchema, TypeCheck<TSchema>>()
-function checkerFor (schema: TSchema): TypeCheck<TSchema> {
-  let check = compiled.get(schema)
-  if (check === undefined) {
-    check = TypeCompiler.Compile(schema)
-    compiled.set(schema, check)
-  }
-  return check
-}
-
-async function readCapped (body: Dispatcher.ResponseData['body']): Promise<string> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of body) {
-    size += chunk.length
-    if (size > MAX_RESPONSE_BYTES) {
-      body.destroy()
-      throw new GraphUnavailableError('Graph response exceeds the size cap')
-    }
-    chunks.push(chunk)
-  }
-  return Buffer.concat(chunks).toString('utf8')
-}
-
 function graphErrorFrom (status: number, parsed: unknown): GraphError | undefined {
   const error = (parsed as { error?: Record<string, unknown> } | null)?.error
   if (typeof error !== 'object' || error === null) return undefined
@@ -113,13 +89,10 @@ export function createGraphClient (options: GraphOptions) {
         headers: { accept: 'application/json' }
       })
       status = response.statusCode
-      text = await readCapped(response.body)
+      text = await readCapped(response.body, MAX_RESPONSE_BYTES)
     } catch (err) {
-      if (signal.aborted || err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError ||
-        err instanceof undiciErrors.ConnectTimeoutError) {
-        throw new GraphTimeoutError('Graph call timed out', { cause: err })
-      }
-      if (err instanceof GraphUnavailableError) throw err
+      if (isTimeout(err, signal)) throw new GraphTimeoutError('Graph call timed out', { cause: err })
+      if (err instanceof ResponseTooLargeError) throw new GraphUnavailableError('Graph response exceeds the size cap', { cause: err })
       throw new GraphUnavailableError('Graph unreachable', { cause: err })
     }
 

@@ -22,6 +22,8 @@ import messenger from '../plugins/messenger/index.js'
 import { escapeHtml, renderPage, wantsHtml } from '../plugins/html.js'
 import clientRateLimit from '../plugins/rate-limit.js'
 import securityHeaders from '../plugins/security-headers.js'
+import shopify from '../plugins/shopify/index.js'
+import shopifyOauth from '../plugins/shopify/oauth.js'
 import stateToken from '../plugins/state-token.js'
 import store from '../plugins/store/index.js'
 import type { Db } from '../plugins/store/db.js'
@@ -30,6 +32,8 @@ import { loggerOptions, RequestLogController } from './logger.js'
 export interface AppDependencies {
   /** Graph's dispatcher; by default the graph plugin opens its own pool */
   dispatcher?: Dispatcher
+  /** Shopify's dispatcher; by default the shopify plugin opens its own agent */
+  shopifyDispatcher?: Dispatcher
   /** an open database the caller owns; by default the store opens PGlite in DATA_DIR */
   db?: Db
   clock?: () => number
@@ -79,6 +83,10 @@ export const app = fp(async (fastify: FastifyInstance, { config, ...deps }: AppD
   await fastify.register(admin, { prefix: '/admin' })
   if (config.MESSENGER_VERIFY_TOKEN !== '') {
     await fastify.register(messenger, { prefix: '/messenger' })
+  }
+  if (config.SHOPIFY_API_KEY !== '') {
+    await fastify.register(shopify, deps.shopifyDispatcher === undefined ? {} : { dispatcher: deps.shopifyDispatcher })
+    await fastify.register(shopifyOauth, { prefix: '/shopify' })
   }
 }, { name: 'app', fastify: '5.x' })
 

@@ -6,7 +6,7 @@ import type { PageSummary } from '../store/index.js'
 
 const ConnectQuery = Type.Object({
   link: Type.Optional(Type.String({ maxLength: 1024 })),
-  connected: Type.Optional(Type.Literal('facebook')),
+  connected: Type.Optional(Type.Union([Type.Literal('facebook'), Type.Literal('shopify')])),
   missing: Type.Optional(Type.String({ pattern: '^[a-z_]+(,[a-z_]+)*$', maxLength: 512 }))
 })
 
@@ -20,6 +20,18 @@ function describePage (page: PageSummary): string {
 
 const connect: FastifyPluginAsyncTypebox = async (fastify) => {
   const requestedScopes = new Set(csvList(fastify.config.FACEBOOK_SCOPES))
+  const shopifyOn = fastify.config.SHOPIFY_API_KEY !== ''
+
+  async function shopifySection (workspace: string, link: string): Promise<string> {
+    const shop = await fastify.store.shops.ofWorkspace(workspace)
+    const current = shop === undefined
+      ? '<p class="muted">No Shopify store connected yet.</p>'
+      : `<h2>Shopify store</h2><p><strong>${escapeHtml(shop.shop)}</strong>: ${shop.status === 'connected' ? 'connected' : 'needs to be connected again'}</p>`
+    return current + '<form method="get" action="/shopify/install">' +
+      `<input type="hidden" name="link" value="${escapeHtml(link)}">` +
+      '<label>Store address <input name="shop" required placeholder="your-store.myshopify.com" autocomplete="off"></label> ' +
+      '<button class="button">Connect your Shopify store</button></form>'
+  }
 
   fastify.get('/connect', { schema: { querystring: ConnectQuery }, onRequest: fastify.clientRateLimit }, async (request, reply) => {
     const { link, connected, missing } = request.query
@@ -31,6 +43,7 @@ const connect: FastifyPluginAsyncTypebox = async (fastify) => {
 
     const parts = [`<p>Workspace <code>${escapeHtml(workspace)}</code></p>`]
     if (connected === 'facebook') parts.push('<p class="notice">Your Facebook Pages are connected.</p>')
+    if (connected === 'shopify') parts.push('<p class="notice">Your Shopify store is connected.</p>')
     if (declined.length > 0) {
       parts.push(`<p class="notice">Some permissions were not granted: ${escapeHtml(declined.join(', '))}. ` +
         `The bot needs them to answer your customers. <a href="${escapeHtml(`${loginUrl}&rerequest=1`)}">Grant the missing permissions</a></p>`)
@@ -39,6 +52,7 @@ const connect: FastifyPluginAsyncTypebox = async (fastify) => {
       ? '<p class="muted">No Pages connected yet.</p>'
       : `<h2>Connected Pages</h2><ul>${pages.map(describePage).join('')}</ul>`)
     parts.push(`<p><a class="button" href="${escapeHtml(loginUrl)}">Connect with Facebook</a></p>`)
+    if (shopifyOn) parts.push(await shopifySection(workspace, link!))
 
     return reply
       .header('cache-control', 'no-store')

@@ -114,6 +114,10 @@ export function createShopStore (db: Db, cipher: Cipher) {
       await db.query("UPDATE shops SET status = 'needs_reconnect', updated_at = now() WHERE shop = $1", [shop])
     },
 
+    async ofWorkspace (workspace: string): Promise<{ shop: string, status: string } | undefined> {
+      return (await db.query<{ shop: string, status: string }>('SELECT shop, status FROM shops WHERE workspace_id = $1', [workspace]))[0]
+    },
+
     async status (shop: string): Promise<string | undefined> {
       return (await db.query<{ status: string }>('SELECT status FROM shops WHERE shop = $1', [shop]))[0]?.status
     }

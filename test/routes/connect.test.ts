@@ -59,3 +59,26 @@ t.test('a missing, forged or expired link is a 403 page asking for a new link', 
   t.equal(expired.statusCode, 403)
   t.match(expired.json(), { statusCode: 403, error: 'Forbidden', message: /new link/ })
 })
+
+t.test('with Shopify on, the page offers "Connect your Shopify store" and shows the workspace\'s store', async t => {
+  const shopifyEnv = { SHOPIFY_API_KEY: 'shopify-key', SHOPIFY_API_SECRET: 'shopify-secret', SHOPIFY_REDIRECT_URI: 'https://connect.example.com/shopify/callback' }
+  const off = await build(t, { db })
+  const { link: offLink } = await mintLink(off, 'con-shop')
+  t.notMatch((await off.inject({ url: `/connect?link=${offLink}` })).body, 'Shopify', 'nothing about Shopify when it is off')
+
+  const app = await build(t, { db, env: shopifyEnv })
+  const { link } = await mintLink(app, 'con-shop')
+  const before = await app.inject({ url: `/connect?link=${link}` })
+  t.match(before.body, '<form method="get" action="/shopify/install">')
+  t.match(before.body, `<input type="hidden" name="link" value="${link}">`)
+  t.match(before.body, '<button class="button">Connect your Shopify store</button>')
+  t.match(before.body, 'No Shopify store connected yet')
+
+  await app.store.shops.saveInstall('con-shop.myshopify.com', 'con-shop', {
+    accessToken: 'shpat_x', accessExpiresAt: new Date(Date.now() + 3600_000), refreshToken: 'shprt_x', refreshExpiresAt: null, scopes: ['read_products']
+  })
+  const after = await app.inject({ url: `/connect?${new URLSearchParams({ link, connected: 'shopify' })}` })
+  t.match(after.body, 'Your Shopify store is connected.')
+  t.match(after.body, '<strong>con-shop.myshopify.com</strong>: connected')
+  t.notMatch(after.body, /shpat_|shprt_/)
+})
