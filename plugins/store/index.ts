@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import fp from 'fastify-plugin'
 import { type Cipher, createCipher, parseEncryptionKeys } from './cipher.js'
 import { type Db, openPglite, openPostgres } from './db.js'
+import { createCatalogStore } from './catalog.js'
 import { createInboxWriter } from './inbox-writer.js'
 import { createShopStore, shopTokenAad } from './shops.js'
 import { createMessengerStore, notificationTokenAad } from './messenger.js'
@@ -41,6 +42,7 @@ export function createStore (db: Db, cipher: Cipher) {
   return {
     messenger: createMessengerStore(db, cipher),
     shops: createShopStore(db, cipher),
+    catalog: createCatalogStore(db),
 
     async ping (): Promise<void> {
       await db.query('SELECT 1')

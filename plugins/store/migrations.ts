@@ -143,6 +143,41 @@ export const MIGRATIONS: ReadonlyArray<{ version: number, sql: string }> = [
         PRIMARY KEY (shop, kind)
       );
     `
+  },
+  {
+    version: 9,
+    // Weighted full-text search the same on PGlite and PostgreSQL: title first, then type, vendor and tags, then
+    // the description. 'english' stems, so "boots" finds "Boot".
+    sql: `
+      ALTER TABLE shops ADD COLUMN sync_result text CHECK (sync_result IN ('running', 'ok', 'failed')),
+        ADD COLUMN sync_at timestamptz, ADD COLUMN sync_error text;
+      CREATE TABLE products (
+        shop text NOT NULL REFERENCES shops (shop) ON DELETE CASCADE,
+        id text NOT NULL,
+        title text NOT NULL,
+        handle text NOT NULL,
+        description text NOT NULL,
+        product_type text NOT NULL,
+        vendor text NOT NULL,
+        tags text NOT NULL,
+        url text,
+        image_url text,
+        min_price numeric NOT NULL,
+        max_price numeric NOT NULL,
+        currency text NOT NULL,
+        variants jsonb NOT NULL,
+        lowest_available_price numeric,
+        updated_at timestamptz NOT NULL,
+        seen_at timestamptz NOT NULL,
+        search tsvector GENERATED ALWAYS AS (
+          setweight(to_tsvector('english', title), 'A') ||
+          setweight(to_tsvector('english', product_type || ' ' || vendor || ' ' || tags), 'B') ||
+          setweight(to_tsvector('english', description), 'C')
+        ) STORED,
+        PRIMARY KEY (shop, id)
+      );
+      CREATE INDEX products_search_idx ON products USING GIN (search);
+    `
   }
 ]
 

@@ -1,0 +1,112 @@
+import type { Db } from './db.js'
+
+export interface Variant { id: string, title: string, price: string, available: boolean }
+
+export interface Product {
+  id: string
+  title: string
+  handle: string
+  description: string
+  productType: string
+  vendor: string
+  tags: string[]
+  url: string | null
+  imageUrl: string | null
+  price: { min: string, max: string, currency: string }
+  variants: Variant[]
+  updatedAt: Date
+}
+
+export type ProductHit = Pick<Product, 'id' | 'title' | 'handle' | 'url' | 'imageUrl' | 'price' | 'variants'>
+
+export type SyncResult = 'running' | 'ok' | 'failed'
+
+const COLUMNS = ['title', 'handle', 'description', 'product_type', 'vendor', 'tags', 'url', 'image_url', 'min_price', 'max_price', 'currency', 'variants', 'lowest_available_price', 'updated_at']
+
+/** A shop's catalog: upserts that never let an older version win, removal of what a full sync did not see, search. */
+export function createCatalogStore (db: Db) {
+  return {
+    /**
+     * Upserts `products` as seen at `seenAt`. A stored version with a newer `updated_at` is kept (webhooks arrive
+     * out of order, and a full sync may read a product just before a webhook updates it), but is marked seen.
+     */
+    async upsert (shop: string, products: Product[], seenAt: Date): Promise<void> {
+      if (products.length === 0) return
+      const rows = products.map(p => {
+        const available = p.variants.filter(v => v.available).map(v => Number(v.price))
+        return {
+          id: p.id,
+          title: p.title,
+          handle: p.handle,
+          description: p.description,
+          product_type: p.productType,
+          vendor: p.vendor,
+          tags: p.tags.join(', '),
+          url: p.url,
+          image_url: p.imageUrl,
+          min_price: p.price.min,
+          max_price: p.price.max,
+          currency: p.price.currency,
+          variants: p.variants,
+          lowest_available_price: available.length === 0 ? null : Math.min(...available),
+          updated_at: p.updatedAt
+        }
+      })
+      const newer = COLUMNS.map(c => `${c} = CASE WHEN products.updated_at <= excluded.updated_at THEN excluded.${c} ELSE products.${c} END`)
+      await db.query(`
+        INSERT INTO products (shop, id, ${COLUMNS.join(', ')}, seen_at)
+        SELECT $1, id, ${COLUMNS.join(', ')}, $3 FROM jsonb_to_recordset($2::jsonb) AS t (id text, title text, handle text, description text,
+          product_type text, vendor text, tags text, url text, image_url text, min_price numeric, max_price numeric, currency text,
+          variants jsonb, lowest_available_price numeric, updated_at timestamptz)
+        ON CONFLICT (shop, id) DO UPDATE SET ${newer.join(', ')}, seen_at = excluded.seen_at`, [shop, JSON.stringify(rows), seenAt])
+    },
+
+    /** After a finished full sync: the products it did not see are gone from the shop. */
+    async removeUnseen (shop: string, syncStartedAt: Date): Promise<number> {
+      return (await db.query('DELETE FROM products WHERE shop = $1 AND seen_at < $2 RETURNING id', [shop, syncStartedAt])).length
+    },
+
+    async remove (shop: string, id: string): Promise<void> {
+      await db.query('DELETE FROM products WHERE shop = $1 AND id = $2', [shop, id])
+    },
+
+    async count (shop: string): Promise<number> {
+      return (await db.query<{ n: number }>('SELECT count(*)::integer AS n FROM products WHERE shop = $1', [shop]))[0]!.n
+    },
+
+    /** Best match first among products with an available variant (at or under `maxPrice` when given). */
+    async search (shop: string, query: string, options: { maxPrice?: number, limit: number }): Promise<ProductHit[]> {
+      const rows = await db.query<{
+        id: string,
+        title: string,
+        handle: string,
+        url: string | null,
+        image_url: string | null,
+        min_price: string,
+        max_price: string,
+        currency: string,
+        variants: Variant[]
+      }>(`
+        SELECT id, title, handle, url, image_url, min_price::text, max_price::text, currency, variants FROM products
+        WHERE shop = $1 AND lowest_available_price IS NOT NULL AND ($3::numeric IS NULL OR lowest_available_price <= $3)
+          AND ($2 = '' OR search @@ websearch_to_tsquery('english', $2))
+        ORDER BY CASE WHEN $2 = '' THEN 0 ELSE ts_rank(search, websearch_to_tsquery('english', $2)) END DESC, title, id
+        LIMIT $4`, [shop, query, options.maxPrice ?? null, options.limit])
+      return rows.map(row => ({
+        id: row.id,
+        title: row.title,
+        handle: row.handle,
+        url: row.url,
+        imageUrl: row.image_url,
+        price: { min: row.min_price, max: row.max_price, currency: row.currency },
+        variants: row.variants
+      }))
+    },
+
+    async setSync (shop: string, result: SyncResult, error: string | null = null): Promise<void> {
+      await db.query('UPDATE shops SET sync_result = $2, sync_at = now(), sync_error = $3 WHERE shop = $1', [shop, result, error])
+    }
+  }
+}
+
+export type CatalogStore = ReturnType<typeof createCatalogStore>
