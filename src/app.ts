@@ -64,6 +64,7 @@ export const app = fp(async (fastify: FastifyInstance, { config, ...deps }: AppD
   await fastify.register(graph, deps.dispatcher === undefined ? {} : { dispatcher: deps.dispatcher })
   await fastify.register(store, deps.db === undefined ? {} : { db: deps.db })
   await fastify.register(messengerEvents)
+  if (config.SHOPIFY_API_KEY !== '') await fastify.register(shopify, deps.shopifyDispatcher === undefined ? {} : { dispatcher: deps.shopifyDispatcher })
 
   fastify.setErrorHandler((error: FastifyError, request, reply) => {
     const statusCode = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500
@@ -84,10 +85,7 @@ export const app = fp(async (fastify: FastifyInstance, { config, ...deps }: AppD
   if (config.MESSENGER_VERIFY_TOKEN !== '') {
     await fastify.register(messenger, { prefix: '/messenger' })
   }
-  if (config.SHOPIFY_API_KEY !== '') {
-    await fastify.register(shopify, deps.shopifyDispatcher === undefined ? {} : { dispatcher: deps.shopifyDispatcher })
-    await fastify.register(shopifyOauth, { prefix: '/shopify' })
-  }
+  if (config.SHOPIFY_API_KEY !== '') await fastify.register(shopifyOauth, { prefix: '/shopify' })
 }, { name: 'app', fastify: '5.x' })
 
 /** A Fastify instance configured from `config`, with the app registered and ready. */

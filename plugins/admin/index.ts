@@ -4,6 +4,7 @@ import { connectPageUrl } from '../connect-link.js'
 import createError from '@fastify/error'
 import { PageNotFoundError, UnauthorizedError, UpstreamFailedError } from '../errors.js'
 import { subscribePages, unsubscribePage } from '../messenger/subscriptions.js'
+import adminShops from './shops.js'
 
 const InvalidCursorError = createError('MSB_INVALID_CURSOR', 'The cursor is not one this API gave out.', 400)
 import { WORKSPACE_PATTERN } from '../state-token.js'
@@ -121,6 +122,7 @@ const admin: FastifyPluginAsyncTypebox = async (fastify) => {
     request.log.info({ workspace, pageId }, 'page removed')
     return reply.code(204).send()
   })
+  if (config.SHOPIFY_API_KEY !== '') await fastify.register(adminShops)
 }
 
 export default admin

@@ -26,7 +26,7 @@ const connect: FastifyPluginAsyncTypebox = async (fastify) => {
     const shop = await fastify.store.shops.ofWorkspace(workspace)
     const current = shop === undefined
       ? '<p class="muted">No Shopify store connected yet.</p>'
-      : `<h2>Shopify store</h2><p><strong>${escapeHtml(shop.shop)}</strong>: ${shop.status === 'connected' ? 'connected' : 'needs to be connected again'}</p>`
+      : `<h2>Shopify store</h2><p><strong>${escapeHtml(shop.shop)}</strong>: ${shop.status === 'connected' ? `connected, ${shop.productCount} products` : 'needs to be connected again'}</p>`
     return current + '<form method="get" action="/shopify/install">' +
       `<input type="hidden" name="link" value="${escapeHtml(link)}">` +
       '<label>Store address <input name="shop" required placeholder="your-store.myshopify.com" autocomplete="off"></label> ' +

@@ -23,6 +23,38 @@ export class ShopUnavailableError extends Error {
 // A token this close to its expiry is renewed before use, so a call never starts with a token about to die.
 const RENEW_WITHIN_MS = 5 * 60 * 1000
 
+export interface ShopSummary {
+  shop: string
+  workspace: string | null
+  status: 'connected' | 'needs_reconnect' | 'uninstalled'
+  scopes: string[]
+  productCount: number
+  lastSync: { at: string | null, result: 'running' | 'ok' | 'failed' | null, error: string | null }
+}
+
+const SUMMARY = `SELECT s.shop, s.workspace_id, s.status, s.scopes, s.sync_at, s.sync_result, s.sync_error,
+  (SELECT count(*) FROM products p WHERE p.shop = s.shop)::integer AS product_count FROM shops s`
+
+type SummaryRow = {
+  shop: string,
+  workspace_id: string | null,
+  status: ShopSummary['status'],
+  scopes: string,
+  sync_at: Date | null,
+  sync_result: ShopSummary['lastSync']['result'],
+  sync_error: string | null,
+  product_count: number
+}
+
+const summary = (row: SummaryRow): ShopSummary => ({
+  shop: row.shop,
+  workspace: row.workspace_id,
+  status: row.status,
+  scopes: row.scopes === '' ? [] : row.scopes.split(','),
+  productCount: row.product_count,
+  lastSync: { at: row.sync_at === null ? null : new Date(row.sync_at).toISOString(), result: row.sync_result, error: row.sync_error }
+})
+
 export const shopTokenAad = (key: string) => `shop-token:${key}`
 
 export function createShopStore (db: Db, cipher: Cipher) {
@@ -114,8 +146,29 @@ export function createShopStore (db: Db, cipher: Cipher) {
       await db.query("UPDATE shops SET status = 'needs_reconnect', updated_at = now() WHERE shop = $1", [shop])
     },
 
-    async ofWorkspace (workspace: string): Promise<{ shop: string, status: string } | undefined> {
-      return (await db.query<{ shop: string, status: string }>('SELECT shop, status FROM shops WHERE workspace_id = $1', [workspace]))[0]
+    async list (): Promise<ShopSummary[]> {
+      return (await db.query<SummaryRow>(`${SUMMARY} ORDER BY s.shop`)).map(summary)
+    },
+
+    async ofWorkspace (workspace: string): Promise<ShopSummary | undefined> {
+      const [row] = await db.query<SummaryRow>(`${SUMMARY} WHERE s.workspace_id = $1`, [workspace])
+      return row === undefined ? undefined : summary(row)
+    },
+
+    /** Gives an installed shop to `workspace` (from wherever it was); false when no such shop is installed. */
+    async assign (shop: string, workspace: string): Promise<boolean> {
+      return db.transaction(async tx => {
+        if ((await tx.query('SELECT 1 FROM shops WHERE shop = $1 FOR UPDATE', [shop])).length === 0) return false
+        await tx.query('INSERT INTO workspaces (id) VALUES ($1) ON CONFLICT DO NOTHING', [workspace])
+        await tx.query('UPDATE shops SET workspace_id = NULL WHERE workspace_id = $1 AND shop <> $2', [workspace, shop])
+        await tx.query('UPDATE shops SET workspace_id = $2, updated_at = now() WHERE shop = $1', [shop, workspace])
+        return true
+      })
+    },
+
+    /** Forgets the workspace's shop: the shop, its tokens and its catalog; the owner connects it again to use it. */
+    async forget (workspace: string): Promise<string | undefined> {
+      return (await db.query<{ shop: string }>('DELETE FROM shops WHERE workspace_id = $1 RETURNING shop', [workspace]))[0]?.shop
     },
 
     async status (shop: string): Promise<string | undefined> {

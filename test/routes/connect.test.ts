@@ -79,6 +79,6 @@ t.test('with Shopify on, the page offers "Connect your Shopify store" and shows 
   })
   const after = await app.inject({ url: `/connect?${new URLSearchParams({ link, connected: 'shopify' })}` })
   t.match(after.body, 'Your Shopify store is connected.')
-  t.match(after.body, '<strong>con-shop.myshopify.com</strong>: connected')
+  t.match(after.body, '<strong>con-shop.myshopify.com</strong>: connected, 0 products')
   t.notMatch(after.body, /shpat_|shprt_/)
 })
