@@ -54,7 +54,7 @@ t.test('replicas share the inbox: concurrent claims never take an item twice', {
   await first!.db.query("INSERT INTO inbox (source, body) SELECT 'messenger', '{}' FROM generate_series(1, 300)")
   const claimed = await Promise.all(replicas.map(async ({ store }) => {
     const ids: string[] = []
-    for (let batch = await store.messenger.claim(7); batch.length > 0; batch = await store.messenger.claim(7)) ids.push(...batch.map(item => item.id))
+    for (let batch = await store.inbox.claim('messenger', 7); batch.length > 0; batch = await store.inbox.claim('messenger', 7)) ids.push(...batch.map(item => item.id))
     return ids
   }))
   const all = claimed.flat()

@@ -2,7 +2,8 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
 import createError from '@fastify/error'
 import { StoreUnavailableError } from '../errors.js'
-import { startInboxWorker } from './inbox-worker.js'
+import { startInboxWorker } from '../inbox-worker.js'
+import { messengerEvents } from './events.js'
 
 const WrongVerifyTokenError = createError('MSB_WEBHOOK_VERIFY_TOKEN', 'The verify token does not match.', 403)
 const BadChallengeError = createError('MSB_WEBHOOK_CHALLENGE', 'hub.challenge must be 1-64 digits.', 400)
@@ -32,7 +33,15 @@ export function signatureMatches (appSecret: string, rawBody: Buffer, header: un
 const messenger: FastifyPluginAsyncTypebox = async (fastify) => {
   const { config, store } = fastify
   const verifyToken = digest(config.MESSENGER_VERIFY_TOKEN)
-  const worker = startInboxWorker({ store: store.messenger, log: fastify.log, onMessage: event => fastify.messenger.emit('message', event) })
+  const worker = startInboxWorker({
+    inbox: store.inbox,
+    source: 'messenger',
+    log: fastify.log,
+    apply: async items => {
+      const fresh = await store.messenger.apply(items.map(item => ({ id: item.id, events: messengerEvents(JSON.parse(item.body)) })))
+      for (const event of fresh) fastify.messenger.emit('message', event)
+    }
+  })
   fastify.addHook('onClose', async () => { await worker.stop() })
 
   // Scoped to this plugin: the raw bytes are needed for the signature, and only here.
@@ -60,7 +69,7 @@ const messenger: FastifyPluginAsyncTypebox = async (fastify) => {
     }
     let id: string
     try {
-      id = await store.addToInbox('messenger', text)
+      id = await store.inbox.add('messenger', text)
     } catch (err) {
       // Not acknowledged, so Meta delivers it again.
       throw new StoreUnavailableError({ cause: err })

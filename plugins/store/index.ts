@@ -3,7 +3,7 @@ import fp from 'fastify-plugin'
 import { type Cipher, createCipher, parseEncryptionKeys } from './cipher.js'
 import { type Db, openPglite, openPostgres } from './db.js'
 import { createCatalogStore } from './catalog.js'
-import { createInboxWriter } from './inbox-writer.js'
+import { createInboxStore } from './inbox.js'
 import { createShopStore, shopTokenAad } from './shops.js'
 import { createMessengerStore, notificationTokenAad } from './messenger.js'
 import { migrate } from './migrations.js'
@@ -40,6 +40,7 @@ const pageAad = (id: string) => `page:${id}`
 
 export function createStore (db: Db, cipher: Cipher) {
   return {
+    inbox: createInboxStore(db),
     messenger: createMessengerStore(db, cipher),
     shops: createShopStore(db, cipher),
     catalog: createCatalogStore(db),
@@ -139,9 +140,6 @@ export function createStore (db: Db, cipher: Cipher) {
         return moved
       })
     },
-
-    /** Writes a verified delivery to the durable inbox, committed when it resolves with the row's id. */
-    addToInbox: createInboxWriter(db),
 
     /**
      * Meta's deauthorize / data deletion: the user, their connections, the Pages only they connected with those

@@ -4,7 +4,6 @@ import type { Db } from './db.js'
 
 const KEPT_MESSAGES = 20
 const WINDOW_MS = 24 * 60 * 60 * 1000
-const MAX_ATTEMPTS = 5
 
 export interface Conversation {
   psid: string
@@ -18,31 +17,11 @@ type MessageEvent = Extract<MessengerEvent, { kind: 'message' }>
 
 const iso = (value: Date | string | null) => value === null ? null : new Date(value).toISOString()
 
-/** The Messenger side of the store: the inbox's work queue, conversations and their last messages. */
+/** The Messenger side of the store: applying deliveries, conversations and their last messages. */
 export const notificationTokenAad = (pageId: string, psid: string) => `notification-token:${pageId}:${psid}`
 
 export function createMessengerStore (db: Db, cipher: Cipher) {
   return {
-    /**
-     * Leases up to `limit` due items: a worker that dies mid-batch gives them back when the lease ends, and
-     * SKIP LOCKED lets replicas share the queue without taking an item twice.
-     */
-    async claim (limit: number, leaseSeconds = 30): Promise<Array<{ id: string, body: string, attempts: number }>> {
-      return db.query(`
-        UPDATE inbox SET attempts = attempts + 1, next_attempt_at = now() + make_interval(secs => $2)
-        WHERE id IN (
-          SELECT id FROM inbox WHERE processed_at IS NULL AND parked_at IS NULL AND next_attempt_at <= now()
-          ORDER BY next_attempt_at, id LIMIT $1 FOR UPDATE SKIP LOCKED
-        )
-        RETURNING id::text AS id, body, attempts`, [limit, leaseSeconds])
-    },
-
-    /** Ends the leases a previous run of this process held: only safe where no other worker shares the inbox. */
-    async releaseLeases (): Promise<void> {
-      if (!db.exclusive) return
-      await db.query('UPDATE inbox SET next_attempt_at = now() WHERE processed_at IS NULL AND parked_at IS NULL AND next_attempt_at > now()')
-    },
-
     /**
      * Applies the events of several items and marks them processed in one statement (atomic by itself): on the
      * embedded store every statement costs about a millisecond, so a burst costs a few, not a few per message.
@@ -98,14 +77,6 @@ export function createMessengerStore (db: Db, cipher: Cipher) {
         [JSON.stringify(fresh.map(m => ({ page_id: m.pageId, psid: m.psid })))])
       }
       return fresh
-    },
-
-    /** Backs off exponentially, then parks the item with its error after MAX_ATTEMPTS. */
-    async fail (inboxId: string, attempts: number, error: string): Promise<'retry' | 'parked'> {
-      const parked = attempts >= MAX_ATTEMPTS
-      await db.query(`UPDATE inbox SET last_error = $2, parked_at = CASE WHEN $3 THEN now() END,
-        next_attempt_at = now() + make_interval(secs => $4) WHERE id = $1::bigint`, [inboxId, error.slice(0, 500), parked, 2 ** attempts])
-      return parked ? 'parked' : 'retry'
     },
 
     /** Newest customer interaction first; the cursor is the last row's (time, psid). */

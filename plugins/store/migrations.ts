@@ -178,6 +178,20 @@ export const MIGRATIONS: ReadonlyArray<{ version: number, sql: string }> = [
       );
       CREATE INDEX products_search_idx ON products USING GIN (search);
     `
+  },
+  {
+    version: 10,
+    // The inbox now has a queue per source; each worker reads its own in order.
+    sql: `
+      DROP INDEX inbox_due_idx;
+      CREATE INDEX inbox_due_idx ON inbox (source, next_attempt_at, id) WHERE processed_at IS NULL AND parked_at IS NULL;
+      CREATE TABLE shopify_webhooks (
+        webhook_id text PRIMARY KEY,
+        shop text NOT NULL,
+        topic text NOT NULL,
+        received_at timestamptz NOT NULL DEFAULT now()
+      );
+    `
   }
 ]
 

@@ -79,11 +79,11 @@ for (const backend of await testBackends(t)) {
     })
 
     t.test('leases of a worker that died end at once only where this process owns the store', async t => {
-      const id = await store.addToInbox('messenger', '{}')
-      const claims = async () => (await store.messenger.claim(100)).some(item => item.id === id)
+      const id = await store.inbox.add('messenger', '{}')
+      const claims = async () => (await store.inbox.claim('messenger', 100)).some(item => item.id === id)
       t.ok(await claims(), 'claimed')
       t.notOk(await claims(), 'leased: not claimed twice')
-      await store.messenger.releaseLeases()
+      await store.inbox.releaseLeases('messenger')
       t.equal(await claims(), db.exclusive, db.exclusive ? 'the embedded store gives the lease back' : 'PostgreSQL keeps it: another replica may hold it')
       await db.query('UPDATE inbox SET processed_at = now() WHERE id = $1::bigint', [id])
     })

@@ -125,7 +125,7 @@ t.test('an item that fails is retried with backoff, then parked with its error',
   const [row] = await db.query<{ attempts: number, last_error: string, parked: boolean, later: boolean }>(
     'SELECT attempts, last_error, parked_at IS NOT NULL AS parked, next_attempt_at > now() AS later FROM inbox WHERE id = $1::bigint', [id])
   t.match(row, { attempts: 1, parked: false, later: true, last_error: String })
-  t.equal(await app.store.messenger.fail(id, 5, 'still failing'), 'parked')
+  t.equal(await app.store.inbox.fail(id, 5, 'still failing'), 'parked')
   const [parked] = await db.query<{ parked: boolean, last_error: string }>('SELECT parked_at IS NOT NULL AS parked, last_error FROM inbox WHERE id = $1::bigint', [id])
   t.same(parked, { parked: true, last_error: 'still failing' })
 })

@@ -1,0 +1,51 @@
+import type { Db } from './db.js'
+import { createInboxWriter } from './inbox-writer.js'
+
+const MAX_ATTEMPTS = 5
+
+export interface InboxItem { id: string, body: string, attempts: number }
+
+/**
+ * The durable inbox every webhook writes to before it answers: a work queue per source ('messenger',
+ * 'shopify'), leased so replicas share it and items of a process that died come back.
+ */
+export function createInboxStore (db: Db) {
+  return {
+    /** Writes a verified delivery, committed when it resolves with the row's id. */
+    add: createInboxWriter(db),
+
+    /**
+     * Leases up to `limit` due items of `source`: a worker that dies mid-batch gives them back when the lease
+     * ends, and SKIP LOCKED lets replicas share the queue without taking an item twice.
+     */
+    async claim (source: string, limit: number, leaseSeconds = 30): Promise<InboxItem[]> {
+      return db.query(`
+        UPDATE inbox SET attempts = attempts + 1, next_attempt_at = now() + make_interval(secs => $3)
+        WHERE id IN (
+          SELECT id FROM inbox WHERE source = $1 AND processed_at IS NULL AND parked_at IS NULL AND next_attempt_at <= now()
+          ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED
+        )
+        RETURNING id::text AS id, body, attempts`, [source, limit, leaseSeconds])
+    },
+
+    /** Ends the leases a previous run of this process held: only safe where no other worker shares the inbox. */
+    async releaseLeases (source: string): Promise<void> {
+      if (!db.exclusive) return
+      await db.query('UPDATE inbox SET next_attempt_at = now() WHERE source = $1 AND processed_at IS NULL AND parked_at IS NULL AND next_attempt_at > now()', [source])
+    },
+
+    async markProcessed (ids: string[]): Promise<void> {
+      await db.query('UPDATE inbox SET processed_at = now() WHERE id = ANY($1::bigint[])', [ids])
+    },
+
+    /** Backs off exponentially, then parks the item with its error after MAX_ATTEMPTS. */
+    async fail (inboxId: string, attempts: number, error: string): Promise<'retry' | 'parked'> {
+      const parked = attempts >= MAX_ATTEMPTS
+      await db.query(`UPDATE inbox SET last_error = $2, parked_at = CASE WHEN $3 THEN now() END,
+        next_attempt_at = now() + make_interval(secs => $4) WHERE id = $1::bigint`, [inboxId, error.slice(0, 500), parked, 2 ** attempts])
+      return parked ? 'parked' : 'retry'
+    }
+  }
+}
+
+export type InboxStore = ReturnType<typeof createInboxStore>
