@@ -24,6 +24,7 @@ import clientRateLimit from '../plugins/rate-limit.js'
 import securityHeaders from '../plugins/security-headers.js'
 import shopify from '../plugins/shopify/index.js'
 import shopifyOauth from '../plugins/shopify/oauth.js'
+import shopifyWebhooks from '../plugins/shopify/webhooks.js'
 import stateToken from '../plugins/state-token.js'
 import store from '../plugins/store/index.js'
 import type { Db } from '../plugins/store/db.js'
@@ -85,7 +86,10 @@ export const app = fp(async (fastify: FastifyInstance, { config, ...deps }: AppD
   if (config.MESSENGER_VERIFY_TOKEN !== '') {
     await fastify.register(messenger, { prefix: '/messenger' })
   }
-  if (config.SHOPIFY_API_KEY !== '') await fastify.register(shopifyOauth, { prefix: '/shopify' })
+  if (config.SHOPIFY_API_KEY !== '') {
+    await fastify.register(shopifyOauth, { prefix: '/shopify' })
+    await fastify.register(shopifyWebhooks, { prefix: '/shopify' })
+  }
 }, { name: 'app', fastify: '5.x' })
 
 /** A Fastify instance configured from `config`, with the app registered and ready. */

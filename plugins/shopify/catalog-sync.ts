@@ -15,21 +15,24 @@ const VARIANTS_PER_PRODUCT = 16
 const DESCRIPTION_CHARACTERS = 1000
 const MAX_ATTEMPTS = 5
 
+const PRODUCT_FIELDS = `id legacyResourceId status title handle description(truncateAt: ${DESCRIPTION_CHARACTERS}) productType vendor tags onlineStoreUrl updatedAt
+      featuredImage { url }
+      priceRangeV2 { minVariantPrice { amount currencyCode } maxVariantPrice { amount currencyCode } }
+      variants(first: ${VARIANTS_PER_PRODUCT}) { nodes { legacyResourceId title price availableForSale } }`
+
 export const PRODUCTS_QUERY = `query Products($first: Int!, $after: String) {
   products(first: $first, after: $after, query: "status:active") {
     pageInfo { hasNextPage endCursor }
-    nodes {
-      id legacyResourceId title handle description(truncateAt: ${DESCRIPTION_CHARACTERS}) productType vendor tags onlineStoreUrl updatedAt
-      featuredImage { url }
-      priceRangeV2 { minVariantPrice { amount currencyCode } maxVariantPrice { amount currencyCode } }
-      variants(first: ${VARIANTS_PER_PRODUCT}) { nodes { legacyResourceId title price availableForSale } }
-    }
+    nodes { ${PRODUCT_FIELDS} }
   }
 }`
+
+export const PRODUCT_QUERY = `query Product($id: ID!) { product(id: $id) { ${PRODUCT_FIELDS} } }`
 
 const Money = Type.Object({ amount: Type.String(), currencyCode: Type.String() })
 const ProductNode = Type.Object({
   legacyResourceId: Type.String({ pattern: '^[0-9]{1,20}$' }),
+  status: Type.String(),
   title: Type.String(),
   handle: Type.String(),
   description: Type.String(),
@@ -50,6 +53,7 @@ const ProductsPage = Type.Object({
     nodes: Type.Array(ProductNode)
   })
 })
+const OneProduct = Type.Object({ product: Type.Union([ProductNode, Type.Null()]) })
 const GraphqlAnswer = Type.Object({
   data: Type.Optional(Type.Unknown()),
   errors: Type.Optional(Type.Array(Type.Object({ message: Type.String(), extensions: Type.Optional(Type.Object({ code: Type.Optional(Type.String()) })) }))),
@@ -93,52 +97,58 @@ export interface SyncDependencies {
 }
 
 /**
+ * A GraphQL Admin API query with a token from the store (renewed when it expires soon): THROTTLED waits for the
+ * bucket; 429, 5xx and timeouts are retried with Retry-After or backoff, a bounded number of times; a 401
+ * marks the shop needs_reconnect.
+ */
+async function adminQuery (shop: string, deps: SyncDependencies, graphqlQuery: string, variables: Record<string, unknown>): Promise<Answer> {
+  const { shopify, store, log, wait = sleep } = deps
+  for (let attempt = 1; ; attempt++) {
+    const token = await store.shops.accessToken(shop, refreshToken => shopify.refresh(shop, refreshToken))
+    let answer: Answer
+    try {
+      answer = await shopify.graphql(shop, token, graphqlQuery, variables, GraphqlAnswer)
+    } catch (err) {
+      if (err instanceof ShopifyError && err.status === 401) {
+        // The token was fresh or just renewed: the grant itself is gone.
+        await store.shops.markNeedsReconnect(shop)
+        throw new ShopUnavailableError(`Shopify refused the token of ${shop}`, { cause: err })
+      }
+      const retryable = err instanceof ShopifyTimeoutError || err instanceof ShopifyUnavailableError ||
+        (err instanceof ShopifyError && (err.status === 429 || err.status >= 500))
+      if (!retryable || attempt >= MAX_ATTEMPTS) throw err
+      const seconds = err instanceof ShopifyError && err.retryAfterSeconds !== undefined ? err.retryAfterSeconds : 2 ** (attempt - 1)
+      log.warn({ shop, attempt, err }, 'shopify call failed, retrying')
+      await wait(seconds * 1000)
+      continue
+    }
+    const cost = answer.extensions?.cost
+    if (answer.errors?.some(e => e.extensions?.code === 'THROTTLED') === true) {
+      if (attempt >= MAX_ATTEMPTS) throw new Error('Shopify kept throttling the query')
+      await wait((cost === undefined ? 1 : Math.max(1, refillSeconds(cost, cost.requestedQueryCost))) * 1000)
+      continue
+    }
+    if (answer.errors !== undefined && answer.errors.length > 0) throw new Error(`Shopify GraphQL error: ${answer.errors[0]!.message}`)
+    return answer
+  }
+}
+
+/**
  * One full sync: every active product, page by page into the store (memory does not grow with the catalog),
  * then what it did not see is removed. Throttling, 429, 5xx and timeouts are retried a bounded number of times;
  * a sync that fails records why and keeps the catalog it had.
  */
 export async function syncCatalog (shop: string, deps: SyncDependencies): Promise<{ products: number, removed: number }> {
-  const { shopify, store, log, wait = sleep, signal } = deps
+  const { store, log, wait = sleep, signal } = deps
   const started = new Date()
   let after: string | null = null
   let products = 0
-
-  async function query (variables: Record<string, unknown>): Promise<Answer> {
-    for (let attempt = 1; ; attempt++) {
-      const token = await store.shops.accessToken(shop, refreshToken => shopify.refresh(shop, refreshToken))
-      let answer: Answer
-      try {
-        answer = await shopify.graphql(shop, token, PRODUCTS_QUERY, variables, GraphqlAnswer)
-      } catch (err) {
-        if (err instanceof ShopifyError && err.status === 401) {
-          // The token was fresh or just renewed: the grant itself is gone.
-          await store.shops.markNeedsReconnect(shop)
-          throw new ShopUnavailableError(`Shopify refused the token of ${shop}`, { cause: err })
-        }
-        const retryable = err instanceof ShopifyTimeoutError || err instanceof ShopifyUnavailableError ||
-          (err instanceof ShopifyError && (err.status === 429 || err.status >= 500))
-        if (!retryable || attempt >= MAX_ATTEMPTS) throw err
-        const seconds = err instanceof ShopifyError && err.retryAfterSeconds !== undefined ? err.retryAfterSeconds : 2 ** (attempt - 1)
-        log.warn({ shop, attempt, err }, 'shopify call failed, retrying')
-        await wait(seconds * 1000)
-        continue
-      }
-      const cost = answer.extensions?.cost
-      if (answer.errors?.some(e => e.extensions?.code === 'THROTTLED') === true) {
-        if (attempt >= MAX_ATTEMPTS) throw new Error('Shopify kept throttling the catalog query')
-        await wait((cost === undefined ? 1 : Math.max(1, refillSeconds(cost, cost.requestedQueryCost))) * 1000)
-        continue
-      }
-      if (answer.errors !== undefined && answer.errors.length > 0) throw new Error(`Shopify GraphQL error: ${answer.errors[0]!.message}`)
-      return answer
-    }
-  }
 
   await store.catalog.setSync(shop, 'running')
   try {
     do {
       signal?.throwIfAborted()
-      const answer = await query({ first: PAGE_SIZE, after })
+      const answer = await adminQuery(shop, deps, PRODUCTS_QUERY, { first: PAGE_SIZE, after })
       if (!checkerFor(ProductsPage).Check(answer.data)) throw new Error('Shopify answered the catalog query without the expected fields')
       const page = (answer.data as typeof ProductsPage.static).products
       await store.catalog.upsert(shop, page.nodes.map(toProduct), started)
@@ -160,4 +170,22 @@ export async function syncCatalog (shop: string, deps: SyncDependencies): Promis
     log.warn({ shop, err }, 'shopify catalog sync failed')
     throw err
   }
+}
+
+/**
+ * A webhook said a product changed at `updatedAt`: unless the stored version is as new, read it again and store
+ * it, or remove it when it is gone or no longer active. Returns what happened.
+ */
+export async function refreshProduct (shop: string, id: string, updatedAt: Date, deps: SyncDependencies): Promise<'kept' | 'stored' | 'removed'> {
+  const stored = await deps.store.catalog.updatedAt(shop, id)
+  if (stored !== undefined && stored >= updatedAt) return 'kept'
+  const answer = await adminQuery(shop, deps, PRODUCT_QUERY, { id: `gid://shopify/Product/${id}` })
+  if (!checkerFor(OneProduct).Check(answer.data)) throw new Error('Shopify answered the product query without the expected fields')
+  const node = (answer.data as typeof OneProduct.static).product
+  if (node === null || node.status !== 'ACTIVE') {
+    await deps.store.catalog.remove(shop, id)
+    return 'removed'
+  }
+  await deps.store.catalog.upsert(shop, [toProduct(node)], new Date())
+  return 'stored'
 }

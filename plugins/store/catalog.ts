@@ -70,6 +70,11 @@ export function createCatalogStore (db: Db) {
       await db.query('DELETE FROM products WHERE shop = $1 AND id = $2', [shop, id])
     },
 
+    async updatedAt (shop: string, id: string): Promise<Date | undefined> {
+      const [row] = await db.query<{ updated_at: Date }>('SELECT updated_at FROM products WHERE shop = $1 AND id = $2', [shop, id])
+      return row === undefined ? undefined : new Date(row.updated_at)
+    },
+
     async count (shop: string): Promise<number> {
       return (await db.query<{ n: number }>('SELECT count(*)::integer AS n FROM products WHERE shop = $1', [shop]))[0]!.n
     },

@@ -44,6 +44,14 @@ export function createStore (db: Db, cipher: Cipher) {
     messenger: createMessengerStore(db, cipher),
     shops: createShopStore(db, cipher),
     catalog: createCatalogStore(db),
+    shopifyWebhooks: {
+      async seen (webhookId: string): Promise<boolean> {
+        return (await db.query('SELECT 1 FROM shopify_webhooks WHERE webhook_id = $1', [webhookId])).length > 0
+      },
+      async record (webhookId: string, shop: string, topic: string): Promise<void> {
+        await db.query('INSERT INTO shopify_webhooks (webhook_id, shop, topic) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [webhookId, shop, topic])
+      }
+    },
 
     async ping (): Promise<void> {
       await db.query('SELECT 1')

@@ -171,6 +171,22 @@ export function createShopStore (db: Db, cipher: Cipher) {
       return (await db.query<{ shop: string }>('DELETE FROM shops WHERE workspace_id = $1 RETURNING shop', [workspace]))[0]?.shop
     },
 
+    /** app/uninstalled: the tokens are deleted and the shop kept, marked uninstalled, until the owner installs again. */
+    async uninstall (shop: string): Promise<void> {
+      await db.transaction(async tx => {
+        await tx.query('DELETE FROM shop_tokens WHERE shop = $1', [shop])
+        await tx.query("UPDATE shops SET status = 'uninstalled', updated_at = now() WHERE shop = $1", [shop])
+      })
+    },
+
+    /** shop/redact: every row of the shop (tokens, catalog, its assignment and its webhook records). */
+    async erase (shop: string): Promise<void> {
+      await db.transaction(async tx => {
+        await tx.query('DELETE FROM shops WHERE shop = $1', [shop])
+        await tx.query('DELETE FROM shopify_webhooks WHERE shop = $1', [shop])
+      })
+    },
+
     async status (shop: string): Promise<string | undefined> {
       return (await db.query<{ status: string }>('SELECT status FROM shops WHERE shop = $1', [shop]))[0]?.status
     }

@@ -39,6 +39,7 @@ export function emulatedProduct (n: number) {
   return {
     id: `gid://shopify/Product/${n}`,
     legacyResourceId: String(n),
+    status: 'ACTIVE',
     title,
     handle: title.toLowerCase().replaceAll(' ', '-'),
     description: `${title}: made by hand in small batches. Ask us about sizes and colours.`,

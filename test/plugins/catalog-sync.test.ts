@@ -14,6 +14,7 @@ const GRAPHQL = `/admin/api/${config.SHOPIFY_API_VERSION}/graphql.json`
 const node = (n: number, extra: Partial<Record<string, unknown>> = {}) => ({
   id: `gid://shopify/Product/${n}`,
   legacyResourceId: String(n),
+  status: 'ACTIVE',
   title: `Product ${n}`,
   handle: `product-${n}`,
   description: `Description of product ${n}`,

@@ -1,0 +1,98 @@
+import createError from '@fastify/error'
+import type { FastifyPluginAsync } from 'fastify'
+import { StoreUnavailableError } from '../errors.js'
+import { startInboxWorker } from '../inbox-worker.js'
+import { refreshProduct } from './catalog-sync.js'
+import { webhookHmacMatches } from './hmac.js'
+import { canonicalShop } from './shop-name.js'
+
+const BadSignatureError = createError('MSB_SHOPIFY_WEBHOOK_SIGNATURE', 'A valid X-Shopify-Hmac-Sha256 is required.', 401)
+const MissingHeadersError = createError('MSB_SHOPIFY_WEBHOOK_HEADERS', 'X-Shopify-Topic, X-Shopify-Shop-Domain and X-Shopify-Webhook-Id are required.', 400)
+const NotJsonError = createError('MSB_SHOPIFY_WEBHOOK_NOT_JSON', 'The body is not JSON.', 400)
+
+const WEBHOOK_BODY_LIMIT = 5 * 1024 * 1024
+const HEADER_VALUE = /^[\x21-\x7e]{1,255}$/
+
+interface Delivery { topic: string, shop: string, webhookId: string, body: string }
+
+/**
+ * Shopify's webhooks: the HMAC over the exact raw body, then the durable inbox before the 200; processed after,
+ * deduplicated by X-Shopify-Webhook-Id (Shopify retries a delivery up to 8 times over 4 hours).
+ */
+const shopifyWebhooks: FastifyPluginAsync = async (fastify) => {
+  const { config, store, shopify } = fastify
+  const secrets = [config.SHOPIFY_API_SECRET, config.SHOPIFY_API_SECRET_PREVIOUS].filter(secret => secret !== '')
+  const deps = { shopify, store, log: fastify.log }
+
+  async function process (delivery: Delivery): Promise<void> {
+    const { topic, shop, webhookId } = delivery
+    const status = await store.shops.status(shop)
+    if (status === undefined || await store.shopifyWebhooks.seen(webhookId)) return
+    const payload = JSON.parse(delivery.body) as { id?: unknown, updated_at?: unknown, status?: unknown }
+    const productId = typeof payload.id === 'number' || typeof payload.id === 'string' ? String(payload.id) : undefined
+    switch (topic) {
+      case 'products/create':
+      case 'products/update':
+        // An uninstalled shop or one waiting for its owner cannot be read; its next full sync catches up.
+        if (productId === undefined || status !== 'connected') break
+        if (payload.status !== undefined && payload.status !== 'active') await store.catalog.remove(shop, productId)
+        else await refreshProduct(shop, productId, new Date(String(payload.updated_at ?? 0)), deps)
+        break
+      case 'products/delete':
+        if (productId !== undefined) await store.catalog.remove(shop, productId)
+        break
+      case 'app/uninstalled':
+        await store.shops.uninstall(shop)
+        break
+      case 'shop/redact':
+        await store.shops.erase(shop)
+        fastify.log.info({ shop }, 'shopify shop erased (shop/redact)')
+        return
+      default:
+        // customers/data_request and customers/redact: this service holds no Shopify customer data; recorded below.
+        fastify.log.info({ shop, topic }, 'shopify webhook recorded')
+    }
+    await store.shopifyWebhooks.record(webhookId, shop, topic)
+  }
+
+  const worker = startInboxWorker({
+    inbox: store.inbox,
+    source: 'shopify',
+    log: fastify.log,
+    batch: 20,
+    apply: async items => {
+      for (const item of items) await process(JSON.parse(item.body) as Delivery)
+      await store.inbox.markProcessed(items.map(item => item.id))
+    }
+  })
+  fastify.addHook('onClose', async () => { await worker.stop() })
+
+  // Scoped to this plugin: the raw bytes are needed for the HMAC, and only here.
+  fastify.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: WEBHOOK_BODY_LIMIT }, (_request, body, done) => done(null, body))
+
+  fastify.post('/webhooks', { bodyLimit: WEBHOOK_BODY_LIMIT }, async (request, reply) => {
+    const raw = request.body
+    if (!Buffer.isBuffer(raw) || !webhookHmacMatches(secrets, raw, request.headers['x-shopify-hmac-sha256'])) throw new BadSignatureError()
+    const [topic, domain, webhookId] = ['x-shopify-topic', 'x-shopify-shop-domain', 'x-shopify-webhook-id'].map(name => request.headers[name])
+    const shop = canonicalShop(domain)
+    if (typeof topic !== 'string' || !HEADER_VALUE.test(topic) || shop === undefined || typeof webhookId !== 'string' || !HEADER_VALUE.test(webhookId)) {
+      throw new MissingHeadersError()
+    }
+    const body = raw.toString('utf8')
+    try {
+      JSON.parse(body)
+    } catch {
+      throw new NotJsonError()
+    }
+    try {
+      await store.inbox.add('shopify', JSON.stringify({ topic, shop, webhookId, body } satisfies Delivery))
+    } catch (err) {
+      // Not acknowledged, so Shopify delivers it again.
+      throw new StoreUnavailableError({ cause: err })
+    }
+    worker.kick()
+    return reply.type('text/plain; charset=utf-8').send('OK')
+  })
+}
+
+export default shopifyWebhooks
