@@ -60,4 +60,15 @@ t.test('over real HTTP: connect a store from the connect page, its catalog syncs
   const search = await request(`${base}/admin/workspaces/e2e-store/products?q=wool+scarf&limit=3`, { headers: auth })
   const { products } = await search.body.json() as { products: Array<{ title: string }> }
   t.ok(products.length > 0 && /Wool|Scarf/.test(products[0]!.title), `best match first: ${products[0]?.title}`)
+
+  const shopName = 'corner-store.myshopify.com'
+  t.same(Object.fromEntries(emulator.subscriptions.get(shopName)!), Object.fromEntries(
+    ['PRODUCTS_CREATE', 'PRODUCTS_UPDATE', 'PRODUCTS_DELETE', 'APP_UNINSTALLED'].map(topic => [topic, `${base}/shopify/webhooks`])), 'subscribed after the install')
+  const status = async () => (await (await request(`${base}/admin/workspaces/e2e-store/shop`, { headers: auth })).body.json() as { status: string, productCount: number })
+  t.equal(await emulator.deliverWebhook(shopName, 'products/delete', { id: 5 }), 200)
+  for (let i = 0; i < 100 && (await status()).productCount !== 129; i++) await sleep(50)
+  t.equal((await status()).productCount, 129, 'a signed products/delete from the emulator removed the product')
+  t.equal(await emulator.deliverWebhook(shopName, 'app/uninstalled', { id: 1, domain: shopName }), 200)
+  for (let i = 0; i < 100 && (await status()).status !== 'uninstalled'; i++) await sleep(50)
+  t.equal((await status()).status, 'uninstalled')
 })

@@ -2,10 +2,13 @@ import fp from 'fastify-plugin'
 import type { Dispatcher } from 'undici'
 import { syncCatalog } from './catalog-sync.js'
 import { createShopifyClient, type ShopifyClient } from './client.js'
+import { subscribeWebhooks } from './webhook-subscriptions.js'
 
 export interface CatalogSyncs {
   /** Starts a full sync in the background; false when one is already running for the shop (it absorbs this one). */
   start (shop: string): boolean
+  /** After an install: subscribes the shop's webhooks, then syncs its catalog, in the background. */
+  installed (shop: string): void
 }
 
 declare module 'fastify' {
@@ -24,14 +27,24 @@ export default fp<{ dispatcher?: Dispatcher }>(async (fastify, { dispatcher }) =
   const running = new Map<string, Promise<unknown>>()
   const closing = new AbortController()
   fastify.decorate('shopify', client)
+  const deps = { shopify: client, store: fastify.store, log: fastify.log, config: fastify.config }
+  const track = (shop: string, work: () => Promise<unknown>) => {
+    const done = work().catch(err => fastify.log.warn({ shop, err }, 'shopify background work failed')).finally(() => running.delete(shop))
+    running.set(shop, done)
+  }
   fastify.decorate('catalogSyncs', {
     start (shop: string) {
       if (running.has(shop)) return false
-      const sync = syncCatalog(shop, { shopify: client, store: fastify.store, log: fastify.log, signal: closing.signal })
-        .catch(() => {}) // recorded in the store and logged by the sync
-        .finally(() => running.delete(shop))
-      running.set(shop, sync)
+      track(shop, () => syncCatalog(shop, { ...deps, signal: closing.signal }))
       return true
+    },
+    installed (shop: string) {
+      if (running.has(shop)) return
+      track(shop, async () => {
+        const topics = await subscribeWebhooks(shop, deps).catch(err => { fastify.log.warn({ shop, err }, 'shopify webhooks not subscribed'); return [] })
+        fastify.log.info({ shop, topics }, 'shopify webhooks subscribed')
+        await syncCatalog(shop, { ...deps, signal: closing.signal })
+      })
     }
   } satisfies CatalogSyncs)
   fastify.addHook('onClose', async () => {

@@ -78,7 +78,7 @@ const shopifyOauth: FastifyPluginAsyncTypebox = async (fastify) => {
     if (!requiredScopes.every(scope => granted.has(scope) || granted.has(scope.replace(/^read_/, 'write_')))) throw new ShopifyScopesError()
     const workspace = claims.workspace === '' ? null : claims.workspace
     await store.shops.saveInstall(shop, workspace, tokens)
-    fastify.catalogSyncs.start(shop)
+    fastify.catalogSyncs.installed(shop)
     request.log.info({ shop, workspace }, 'shopify store connected')
 
     if (wantsHtml(request.headers.accept)) {

@@ -1,6 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { request as undiciRequest } from 'undici'
 
 /**
  * Plays Shopify for end-to-end tests, the demo and the bench: the grant screen, the token endpoint with
@@ -20,6 +21,8 @@ export interface ShopifyEmulatorOptions {
   /** what the grant hands out; by default the scopes asked for */
   grantedScopes?: string
   accessTokenSeconds?: number
+  /** where compliance webhooks go (app-wide in shopify.app.toml, not subscribed per shop) */
+  webhookUrl?: string
 }
 
 const ADJECTIVES = ['Blue', 'Red', 'Linen', 'Wool', 'Leather', 'Organic', 'Vintage', 'Classic', 'Sourdough', 'Rye', 'Silk', 'Canvas']
@@ -62,6 +65,7 @@ export async function startShopifyEmulator (options: ShopifyEmulatorOptions) {
   const buckets = new Map<string, { available: number, at: number }>()
   const tickets = new Map<string, { shop: string, redirectUri: string, state: string, scopes: string }>()
   const stats = { refreshes: 0, graphqlCalls: 0, throttled: 0 }
+  const subscriptions = new Map<string, Map<string, string>>()
   let baseUrl = ''
 
   const json = (res: ServerResponse, status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body))
@@ -116,6 +120,7 @@ export async function startShopifyEmulator (options: ShopifyEmulatorOptions) {
     stats.graphqlCalls++
     const held = accessTokens.get(String(req.headers['x-shopify-access-token']))
     if (held === undefined || held.shop !== shop || held.expiresAt < Date.now()) return json(res, 401, { errors: '[API] Invalid API key or access token (unrecognized login or wrong password)' })
+    if (body.query?.includes('webhookSubscriptionCreate') === true) return subscribe(shop, body.variables ?? {}, res)
     if (!body.query?.includes('products(')) return json(res, 200, { errors: [{ message: 'Unsupported query in the emulator' }] })
     const first = Number(body.variables?.first ?? 50)
     const variants = Number(/variants\(first: (\d+)\)/.exec(body.query)?.[1] ?? 1)
@@ -140,6 +145,37 @@ export async function startShopifyEmulator (options: ShopifyEmulatorOptions) {
       data: { products: { pageInfo: { hasNextPage: end < catalogSize, endCursor: nodes.length === 0 ? null : Buffer.from(String(end)).toString('base64url') }, nodes } },
       extensions: { cost: { requestedQueryCost: requested, actualQueryCost: actual, throttleStatus: throttleStatus() } }
     })
+  }
+
+  function subscribe (shop: string, variables: Record<string, unknown>, res: ServerResponse) {
+    const topics = subscriptions.get(shop) ?? new Map<string, string>()
+    subscriptions.set(shop, topics)
+    const topic = String(variables.topic)
+    if (topics.has(topic)) {
+      return json(res, 200, { data: { webhookSubscriptionCreate: { webhookSubscription: null, userErrors: [{ field: ['callbackUrl'], message: 'Address for this topic has already been taken' }] } } })
+    }
+    topics.set(topic, String(variables.callbackUrl))
+    json(res, 200, { data: { webhookSubscriptionCreate: { webhookSubscription: { id: `gid://shopify/WebhookSubscription/${topics.size}` }, userErrors: [] } } })
+  }
+
+  /** Posts a webhook as Shopify does: the JSON body, its base64 HMAC with the app secret, topic, shop and id headers. */
+  async function deliverWebhook (shop: string, topic: string, payload: unknown, webhookId = randomBytes(12).toString('hex')): Promise<number> {
+    const url = subscriptions.get(shop)?.get(topic.toUpperCase().replace('/', '_')) ?? options.webhookUrl
+    if (url === undefined) throw new Error(`no webhook address for ${topic} of ${shop}`)
+    const body = JSON.stringify(payload)
+    const res = await undiciRequest(url, {
+      method: 'POST',
+      body,
+      headers: {
+        'content-type': 'application/json',
+        'x-shopify-hmac-sha256': createHmac('sha256', options.apiSecret).update(body).digest('base64'),
+        'x-shopify-topic': topic,
+        'x-shopify-shop-domain': shop,
+        'x-shopify-webhook-id': webhookId
+      }
+    })
+    await res.body.dump()
+    return res.statusCode
   }
 
   async function readBody (req: IncomingMessage): Promise<string> {
@@ -179,6 +215,9 @@ export async function startShopifyEmulator (options: ShopifyEmulatorOptions) {
     /** the service's SHOPIFY_SHOP_ORIGIN for this emulator */
     shopOrigin: `${baseUrl}/{shop}`,
     stats,
+    /** per shop, the webhook topics subscribed and their address */
+    subscriptions,
+    deliverWebhook,
     /** makes every access token of `shop` expire now, so the next call needs a refresh */
     expireTokens (shop: string) {
       for (const held of accessTokens.values()) if (held.shop === shop) held.expiresAt = 0

@@ -1,0 +1,39 @@
+import { Type } from '@sinclair/typebox'
+import type { FastifyBaseLogger } from 'fastify'
+import type { Config } from '../config.js'
+import type { Store } from '../store/index.js'
+import type { ShopifyClient } from './client.js'
+
+export const WEBHOOK_TOPICS = ['PRODUCTS_CREATE', 'PRODUCTS_UPDATE', 'PRODUCTS_DELETE', 'APP_UNINSTALLED'] as const
+
+export const SUBSCRIBE_MUTATION = `mutation Subscribe($topic: WebhookSubscriptionTopic!, $callbackUrl: URL!) {
+  webhookSubscriptionCreate(topic: $topic, webhookSubscription: { callbackUrl: $callbackUrl, format: JSON }) {
+    webhookSubscription { id }
+    userErrors { field message }
+  }
+}`
+
+const Answer = Type.Object({
+  data: Type.Optional(Type.Object({
+    webhookSubscriptionCreate: Type.Union([Type.Null(), Type.Object({ userErrors: Type.Array(Type.Object({ message: Type.String() })) })])
+  })),
+  errors: Type.Optional(Type.Array(Type.Object({ message: Type.String() })))
+})
+
+/**
+ * Subscribes a freshly installed shop to the topics that keep its catalog true and tell us it left. Shopify
+ * answers "already taken" for a topic subscribed before (a reinstall), which is as good as a subscription.
+ */
+export async function subscribeWebhooks (shop: string, deps: { shopify: ShopifyClient, store: Store, config: Config, log: FastifyBaseLogger }): Promise<string[]> {
+  const { shopify, store, config, log } = deps
+  const callbackUrl = `${config.PUBLIC_BASE_URL}/shopify/webhooks`
+  const subscribed: string[] = []
+  for (const topic of WEBHOOK_TOPICS) {
+    const token = await store.shops.accessToken(shop, refreshToken => shopify.refresh(shop, refreshToken))
+    const answer = await shopify.graphql(shop, token, SUBSCRIBE_MUTATION, { topic, callbackUrl }, Answer)
+    const problems = [...(answer.errors ?? []), ...(answer.data?.webhookSubscriptionCreate?.userErrors ?? [])].map(e => e.message)
+    if (problems.every(message => /already been taken/i.test(message))) subscribed.push(topic)
+    else log.warn({ shop, topic, problems }, 'shopify webhook subscription refused')
+  }
+  return subscribed
+}
