@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process'
+import { readFile } from 'node:fs/promises'
 import t from 'tap'
-import { ConfigError, loadConfig } from '../../plugins/config.js'
+import { ConfigError, ConfigSchema, loadConfig } from '../../plugins/config.js'
 import { testEnv } from '../helper.js'
 
 t.test('unset variables take their defaults and numbers are coerced', async t => {
@@ -78,6 +79,11 @@ t.test('the Shopify variables: none, or the key, the secret and the redirect URI
   refused({ ...shopify, SHOPIFY_REDIRECT_URI: '' }, /SHOPIFY_REDIRECT_URI/)
   refused({ ...shopify, SHOPIFY_REDIRECT_URI: 'https://bot.example.org/facebook/callback' }, /SHOPIFY_REDIRECT_URI/)
   refused({ ...shopify, SHOPIFY_REDIRECT_URI: 'https://bot.example.org/shopify/callback?x=1' }, /SHOPIFY_REDIRECT_URI/)
+})
+
+t.test('.env.example documents every variable', async t => {
+  const example = await readFile('.env.example', 'utf8')
+  for (const name of Object.keys(ConfigSchema.properties)) t.match(example, new RegExp(`^#? ?${name}=`, 'm'), name)
 })
 
 t.test('a missing required variable is named', async t => {
