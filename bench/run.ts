@@ -6,6 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import autocannon from 'autocannon'
 import { Agent, request } from 'undici'
 import { startFacebookEmulator } from '../test/emulator/facebook.js'
+import { startShopifyEmulator } from '../test/emulator/shopify.js'
+import { timeCatalogSync, timeSearches } from './shopify.js'
 import { countProcessed, postDeliveries, signedDeliveries, streamDeliveries, waitForConversation } from './webhook.js'
 
 /**
@@ -19,6 +21,8 @@ const FLOW_CLIENTS = 16
 const WEBHOOK_SECONDS = Number(process.env.BENCH_WEBHOOK_SECONDS ?? 30)
 const WEBHOOK_RATE = 1000
 const WEBHOOK_MAX_SECONDS = 5
+const CATALOG_PRODUCTS = Number(process.env.BENCH_CATALOG_PRODUCTS ?? 10_000)
+const SEARCHES = 1000
 // As `npm start` and the Dockerfile run the service.
 const SERVICE_FLAGS = ['--max-old-space-size=96']
 const APP_ID = '123456789012345'
@@ -115,8 +119,8 @@ const serviceEnv = (extra: Record<string, string>, port: number): Record<string,
 })
 
 /** The built service, ready, with a connect link minted for the workspace `bench`. */
-async function launchService (name: string, extra: Record<string, string>): Promise<Target> {
-  const target = await launch(name, 'dist/src/server.js', port => serviceEnv(extra, port), '/readyz', '', SERVICE_FLAGS)
+async function launchService (name: string, extra: Record<string, string>, perPort: (port: number) => Record<string, string> = () => ({})): Promise<Target> {
+  const target = await launch(name, 'dist/src/server.js', port => serviceEnv({ ...extra, ...perPort(port) }, port), '/readyz', '', SERVICE_FLAGS)
   const minted = await request(`${target.base}/admin/workspaces/bench/connect-links`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}` } })
   const { url } = await minted.body.json() as { url: string }
   return { ...target, loginPath: `/facebook/login?${new URL(url).searchParams}` }
@@ -166,6 +170,19 @@ const messengerRss = await rssMb(messenger.child)
 messenger.child.kill('SIGTERM')
 await new Promise(resolve => messenger.child.once('exit', resolve))
 const ingested = await countProcessed(messengerDir, acknowledged)
+
+// Shopify: a 10,000-product shop synced into the embedded store, then searched. The emulator's bucket refills
+// without limit here, so the figure is the service's own pace; at Shopify's standard 100 points/s a page of 40
+// products costs about 3 s of refill, whatever the service does.
+const shopifyEmulator = await startShopifyEmulator({ apiKey: 'bench-shopify-key', apiSecret: 'bench-shopify-secret', autoApprove: true, products: CATALOG_PRODUCTS, restoreRate: 1_000_000 })
+const shopDir = await mkdtemp(join(tmpdir(), 'msb-bench-shopify-'))
+const shopService = await launchService('service (PGlite, Shopify on)', {
+  DATA_DIR: shopDir, SHOPIFY_API_KEY: 'bench-shopify-key', SHOPIFY_API_SECRET: 'bench-shopify-secret', SHOPIFY_SHOP_ORIGIN: shopifyEmulator.shopOrigin
+}, port => ({ SHOPIFY_REDIRECT_URI: `http://127.0.0.1:${port}/shopify/callback` }))
+const catalog = await timeCatalogSync(shopService.base, ADMIN, new URLSearchParams(shopService.loginPath.split('?')[1]).get('link')!, 'bench-store.myshopify.com', () => rssMb(shopService.child))
+const search = await timeSearches(shopService.base, ADMIN, SEARCHES)
+shopService.child.kill('SIGTERM')
+await shopifyEmulator.close()
 
 if (process.env.TEST_DATABASE_URL) {
   const pg = await launchService('service (PostgreSQL)', { DATABASE_URL: process.env.TEST_DATABASE_URL })
@@ -221,6 +238,10 @@ const lines = [
   `All runs: ${acknowledged.length} acknowledged, ${ingested.stored} stored, ${ingested.processed} processed, ${ingested.lost} acknowledged but not processed; ` +
     `backlog drained ${drainMs === undefined ? 'NOT within 300 s' : `${(drainMs / 1000).toFixed(1)} s after the last run`}; RSS ${messengerRss.toFixed(0)} MB.`,
   '',
+  `## Shopify catalog (embedded store, a ${CATALOG_PRODUCTS}-product emulator shop, throttle bucket unlimited)`,
+  `Full sync: ${catalog.products} products in ${catalog.seconds.toFixed(1)} s = ${(catalog.products / catalog.seconds).toFixed(0)} products/s; service RSS during the sync at most ${catalog.peakRss.toFixed(0)} MB.`,
+  `Search (${SEARCHES} admin API searches one after another, HTTP included): p50 ${search.p50.toFixed(1)} ms, p99 ${search.p99.toFixed(1)} ms (${search.empty} answered no product).`,
+  '',
   '## RSS of the service process at the end',
   ...Object.entries(rss).map(([name, mb]) => `- ${name}: ${mb.toFixed(0)} MB`)
 ]
@@ -231,3 +252,4 @@ await emulator.close()
 await sleep(500)
 await rm(dataDir, { recursive: true, force: true })
 await rm(messengerDir, { recursive: true, force: true })
+await rm(shopDir, { recursive: true, force: true })

@@ -21,6 +21,8 @@ export interface ShopifyEmulatorOptions {
   /** what the grant hands out; by default the scopes asked for */
   grantedScopes?: string
   accessTokenSeconds?: number
+  /** points the throttle bucket regains per second: 100 on Shopify's standard plans (the default) */
+  restoreRate?: number
   /** where compliance webhooks go (app-wide in shopify.app.toml, not subscribed per shop) */
   webhookUrl?: string
 }
@@ -28,7 +30,7 @@ export interface ShopifyEmulatorOptions {
 const ADJECTIVES = ['Blue', 'Red', 'Linen', 'Wool', 'Leather', 'Organic', 'Vintage', 'Classic', 'Sourdough', 'Rye', 'Silk', 'Canvas']
 const NOUNS = ['Shirt', 'Boots', 'Scarf', 'Bread', 'Jacket', 'Bag', 'Socks', 'Hat', 'Loaf', 'Mug', 'Dress', 'Croissant']
 const TYPES = ['Apparel', 'Footwear', 'Bakery', 'Accessories', 'Home']
-const BUCKET = { maximum: 2000, restorePerSecond: 100 }
+const BUCKET_MAXIMUM = 2000
 
 /** Shopify's query signature, written here from its documentation rather than taken from the service. */
 function sign (secret: string, params: Record<string, string>): string {
@@ -65,6 +67,7 @@ export async function startShopifyEmulator (options: ShopifyEmulatorOptions) {
   const buckets = new Map<string, { available: number, at: number }>()
   const tickets = new Map<string, { shop: string, redirectUri: string, state: string, scopes: string }>()
   const stats = { refreshes: 0, graphqlCalls: 0, throttled: 0 }
+  const BUCKET = { maximum: BUCKET_MAXIMUM, restorePerSecond: options.restoreRate ?? 100 }
   const subscriptions = new Map<string, Map<string, string>>()
   let baseUrl = ''
 
