@@ -1,5 +1,8 @@
+import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Agent, request } from 'undici'
+import { createCatalogStore } from '../plugins/store/catalog.js'
+import { openPglite } from '../plugins/store/db.js'
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN
 const WORDS = ['blue', 'wool scarf', 'leather boots', 'organic bread', 'vintage bag', 'silk dress', 'canvas', 'croissant', 'linen shirt', 'rye loaf']
@@ -29,20 +32,39 @@ export async function timeCatalogSync (base: string, admin: string, link: string
   }
 }
 
-/** `count` searches one after another over keep-alive, varied terms, some with maxPrice: latency as a client sees it. */
-export async function timeSearches (base: string, admin: string, count: number) {
-  const dispatcher = new Agent({ connections: 1 })
+/** `count` searches one after another, varied terms, a third with maxPrice. */
+async function timeEach (count: number, search: (q: string, maxPrice?: number) => Promise<unknown[]>) {
   const latencies: number[] = []
   let empty = 0
   for (let i = 0; i < count; i++) {
-    const query = new URLSearchParams({ q: WORDS[i % WORDS.length]!, limit: '10', ...(i % 3 === 0 ? { maxPrice: '40' } : {}) })
     const started = performance.now()
-    const res = await request(`${base}/admin/workspaces/bench/products?${query}`, { dispatcher, headers: { authorization: `Bearer ${admin}` } })
-    const { products } = await res.body.json() as { products: unknown[] }
+    const products = await search(WORDS[i % WORDS.length]!, i % 3 === 0 ? 40 : undefined)
     latencies.push(performance.now() - started)
     if (products.length === 0) empty++
   }
-  await dispatcher.close()
   latencies.sort((a, b) => a - b)
   return { p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), empty }
+}
+
+/** Through the admin API over keep-alive: latency as an HTTP client sees it. */
+export async function timeSearches (base: string, admin: string, count: number) {
+  const dispatcher = new Agent({ connections: 1 })
+  const result = await timeEach(count, async (q, maxPrice) => {
+    const query = new URLSearchParams({ q, limit: '10', ...(maxPrice === undefined ? {} : { maxPrice: String(maxPrice) }) })
+    const res = await request(`${base}/admin/workspaces/bench/products?${query}`, { dispatcher, headers: { authorization: `Bearer ${admin}` } })
+    return (await res.body.json() as { products: unknown[] }).products
+  })
+  await dispatcher.close()
+  return result
+}
+
+/** `store.catalog.search` in this process on the stopped service's embedded store: what the bot will call. */
+export async function timeStoreSearches (dataDir: string, shop: string, count: number) {
+  const db = await openPglite(join(dataDir, 'pglite'))
+  try {
+    const catalog = createCatalogStore(db)
+    return await timeEach(count, (q, maxPrice) => catalog.search(shop, q, { limit: 10, ...(maxPrice === undefined ? {} : { maxPrice }) }))
+  } finally {
+    await db.close()
+  }
 }

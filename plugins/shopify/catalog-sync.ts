@@ -162,6 +162,7 @@ export async function syncCatalog (shop: string, deps: SyncDependencies): Promis
       }
     } while (after !== null)
     const removed = await store.catalog.removeUnseen(shop, started)
+    await store.catalog.analyze()
     await store.catalog.setSync(shop, 'ok')
     log.info({ shop, products, removed }, 'shopify catalog synced')
     return { products, removed }

@@ -66,6 +66,11 @@ export function createCatalogStore (db: Db) {
       return (await db.query('DELETE FROM products WHERE shop = $1 AND seen_at < $2 RETURNING id', [shop, syncStartedAt])).length
     },
 
+    /** Fresh statistics after a full sync, so the planner knows the catalog's size (the embedded store has no autovacuum). */
+    async analyze (): Promise<void> {
+      await db.exec('ANALYZE products')
+    },
+
     async remove (shop: string, id: string): Promise<void> {
       await db.query('DELETE FROM products WHERE shop = $1 AND id = $2', [shop, id])
     },
