@@ -80,7 +80,8 @@ const adminShops: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: ProductHits }
     }
   }, async (request) => {
-    const { shop } = await shopOf(request.params.workspace)
+    const shop = await store.shops.nameOf(request.params.workspace)
+    if (shop === undefined) throw new NoShopError()
     const { q, maxPrice, limit } = request.query
     return { products: await store.catalog.search(shop, q.trim(), { ...(maxPrice === undefined ? {} : { maxPrice }), limit }) }
   })

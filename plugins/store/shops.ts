@@ -155,6 +155,11 @@ export function createShopStore (db: Db, cipher: Cipher) {
       return row === undefined ? undefined : summary(row)
     },
 
+    /** Just the name of the workspace's shop: the search path, which must not count the catalog on every call. */
+    async nameOf (workspace: string): Promise<string | undefined> {
+      return (await db.query<{ shop: string }>('SELECT shop FROM shops WHERE workspace_id = $1', [workspace]))[0]?.shop
+    },
+
     /** Gives an installed shop to `workspace` (from wherever it was); false when no such shop is installed. */
     async assign (shop: string, workspace: string): Promise<boolean> {
       return db.transaction(async tx => {
