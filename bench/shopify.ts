@@ -32,8 +32,9 @@ export async function timeCatalogSync (base: string, admin: string, link: string
   }
 }
 
-/** `count` searches one after another, varied terms, a third with maxPrice. */
+/** `count` searches one after another, varied terms, a third with maxPrice, after as many untimed ones to warm up. */
 async function timeEach (count: number, search: (q: string, maxPrice?: number) => Promise<unknown[]>) {
+  for (let i = 0; i < count; i++) await search(WORDS[i % WORDS.length]!, i % 3 === 0 ? 40 : undefined)
   const latencies: number[] = []
   let empty = 0
   for (let i = 0; i < count; i++) {
