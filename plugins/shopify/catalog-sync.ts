@@ -102,7 +102,9 @@ export interface SyncDependencies {
  * marks the shop needs_reconnect.
  */
 async function adminQuery (shop: string, deps: SyncDependencies, graphqlQuery: string, variables: Record<string, unknown>): Promise<Answer> {
-  const { shopify, store, log, wait = sleep } = deps
+  const { shopify, store, log, signal } = deps
+  // A closing server does not wait out a backoff: the sleep ends with the signal.
+  const wait = deps.wait ?? ((ms: number) => sleep(ms, undefined, { signal }))
   for (let attempt = 1; ; attempt++) {
     const token = await store.shops.accessToken(shop, refreshToken => shopify.refresh(shop, refreshToken))
     let answer: Answer
@@ -139,7 +141,8 @@ async function adminQuery (shop: string, deps: SyncDependencies, graphqlQuery: s
  * a sync that fails records why and keeps the catalog it had.
  */
 export async function syncCatalog (shop: string, deps: SyncDependencies): Promise<{ products: number, removed: number }> {
-  const { store, log, wait = sleep, signal } = deps
+  const { store, log, signal } = deps
+  const wait = deps.wait ?? ((ms: number) => sleep(ms, undefined, { signal }))
   const started = new Date()
   let after: string | null = null
   let products = 0

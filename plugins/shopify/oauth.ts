@@ -10,15 +10,13 @@ import {
 import { escapeHtml, renderPage, wantsHtml } from '../html.js'
 import { type Claims, StateTokenError } from '../state-token.js'
 import { ShopifyError, ShopifyTimeoutError as UpstreamTimeout } from './client.js'
-import { queryHmacMatches } from './hmac.js'
+import { checkSignedRedirect, queryHmacMatches } from './hmac.js'
 import { canonicalShop } from './shop-name.js'
 
 const param = Type.Optional(Type.String({ maxLength: 1024 }))
 // Shopify may add parameters of its own; they stay in the query and are covered by its signature.
 const InstallQuery = Type.Object({ shop: param, link: param, hmac: param, timestamp: param, host: param })
 const CallbackQuery = Type.Object({ shop: param, code: param, state: param, hmac: param, timestamp: param, host: param })
-
-const MAX_CLOCK_SKEW_SECONDS = 30
 
 /** The query exactly as sent, as name/value pairs: what Shopify signed, duplicates included. */
 const queryPairs = (url: string): Array<[string, string]> => {
@@ -63,10 +61,9 @@ const shopifyOauth: FastifyPluginAsyncTypebox = async (fastify) => {
     const query = request.query
     const claims = verifyState(query.state)
     const browserMatches = binding.secretFor(request, claims?.binding) !== undefined
-    if (!queryHmacMatches(secrets, queryPairs(request.url))) throw new ShopifySignatureError()
-    const timestamp = Number(query.timestamp)
-    const now = Date.now() / 1000
-    if (!Number.isInteger(timestamp) || now - timestamp > config.STATE_TOKEN_TTL_SECONDS || timestamp > now + MAX_CLOCK_SKEW_SECONDS) throw new ShopifyExpiredError()
+    const signed = checkSignedRedirect(secrets, queryPairs(request.url), Date.now() / 1000, config.STATE_TOKEN_TTL_SECONDS)
+    if (signed === 'signature') throw new ShopifySignatureError()
+    if (signed === 'expired') throw new ShopifyExpiredError()
     const shop = canonicalShop(query.shop)
     if (shop === undefined) throw new ShopInvalidError()
     if (claims === undefined || claims.shop !== shop || query.code === undefined) throw new ShopifyExpiredError()

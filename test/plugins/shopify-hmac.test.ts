@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto'
 import fc from 'fast-check'
 import t from 'tap'
-import { queryHmacMatches, signedQueryMessage, webhookHmacMatches } from '../../plugins/shopify/hmac.js'
+import { checkSignedRedirect, queryHmacMatches, signedQueryMessage, webhookHmacMatches } from '../../plugins/shopify/hmac.js'
 
 const pairs = (query: string) => [...new URLSearchParams(query)]
 
@@ -14,6 +14,16 @@ t.test("Shopify's documented example verifies with the secret 'hush'", async t =
   t.notOk(queryHmacMatches(['hush'], pairs(`${query}&extra=1`)), 'an unknown extra parameter is signed too')
   t.notOk(queryHmacMatches(['hush'], pairs(`${query}&shop=evil.myshopify.com`)), 'a parameter given twice')
   t.notOk(queryHmacMatches(['hush'], pairs(query.replace('hmac=700e', 'hmac=700E'))), 'upper-case hex is not what Shopify sends')
+})
+
+t.test('the documented example as a redirect, with the clock set to its time: fresh within the TTL, then expired', async t => {
+  const example = pairs('code=0907a61c0c8d55e99db179b68161bc00&hmac=700e2dadb827fcc8609e9d5ce208b2e9cdaab9df07390d2cbca10d7c328fc4bf&shop=some-shop.myshopify.com&state=0.6784241404160823&timestamp=1337178173')
+  const at = 1337178173
+  t.equal(checkSignedRedirect(['hush'], example, at + 10, 300), 'ok')
+  t.equal(checkSignedRedirect(['hush'], example, at + 301, 300), 'expired', 'older than the state TTL')
+  t.equal(checkSignedRedirect(['hush'], example, at - 31, 300), 'expired', 'from the future beyond 30 s of skew')
+  t.equal(checkSignedRedirect(['hush'], example, at - 30, 300), 'ok', 'within the skew')
+  t.equal(checkSignedRedirect(['not-hush'], example, at, 300), 'signature')
 })
 
 t.test('values are percent-encoded with %20 for spaces, names sorted, hmac and signature left out', async t => {
