@@ -1,7 +1,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
 import createError from '@fastify/error'
-import { StoreUnavailableError } from '../errors.js'
+import { jsonText, keepRawJsonBodies, storeDelivery } from '../webhook-delivery.js'
 import { startInboxWorker } from '../inbox-worker.js'
 import { messengerEvents } from './events.js'
 
@@ -44,8 +44,7 @@ const messenger: FastifyPluginAsyncTypebox = async (fastify) => {
   })
   fastify.addHook('onClose', async () => { await worker.stop() })
 
-  // Scoped to this plugin: the raw bytes are needed for the signature, and only here.
-  fastify.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: WEBHOOK_BODY_LIMIT }, (_request, body, done) => done(null, body))
+  keepRawJsonBodies(fastify, WEBHOOK_BODY_LIMIT)
 
   fastify.get('/webhook', { schema: { querystring: VerifyQuery } }, async (request, reply) => {
     const query = request.query
@@ -61,19 +60,7 @@ const messenger: FastifyPluginAsyncTypebox = async (fastify) => {
     if (!Buffer.isBuffer(raw) || !signatureMatches(config.FACEBOOK_APP_SECRET, raw, request.headers['x-hub-signature-256'])) {
       throw new BadSignatureError()
     }
-    const text = raw.toString('utf8')
-    try {
-      JSON.parse(text)
-    } catch {
-      throw new NotJsonError()
-    }
-    let id: string
-    try {
-      id = await store.inbox.add('messenger', text)
-    } catch (err) {
-      // Not acknowledged, so Meta delivers it again.
-      throw new StoreUnavailableError({ cause: err })
-    }
+    const id = await storeDelivery(store.inbox, 'messenger', jsonText(raw, NotJsonError))
     request.log.info({ inboxId: id }, 'messenger delivery stored')
     worker.kick()
     return reply.type('text/plain; charset=utf-8').send('EVENT_RECEIVED')

@@ -1,6 +1,6 @@
 import createError from '@fastify/error'
 import type { FastifyPluginAsync } from 'fastify'
-import { StoreUnavailableError } from '../errors.js'
+import { jsonText, keepRawJsonBodies, storeDelivery } from '../webhook-delivery.js'
 import { startInboxWorker } from '../inbox-worker.js'
 import { refreshProduct } from './catalog-sync.js'
 import { webhookHmacMatches } from './hmac.js'
@@ -67,8 +67,7 @@ const shopifyWebhooks: FastifyPluginAsync = async (fastify) => {
   })
   fastify.addHook('onClose', async () => { await worker.stop() })
 
-  // Scoped to this plugin: the raw bytes are needed for the HMAC, and only here.
-  fastify.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: WEBHOOK_BODY_LIMIT }, (_request, body, done) => done(null, body))
+  keepRawJsonBodies(fastify, WEBHOOK_BODY_LIMIT)
 
   fastify.post('/webhooks', { bodyLimit: WEBHOOK_BODY_LIMIT }, async (request, reply) => {
     const raw = request.body
@@ -78,18 +77,8 @@ const shopifyWebhooks: FastifyPluginAsync = async (fastify) => {
     if (typeof topic !== 'string' || !HEADER_VALUE.test(topic) || shop === undefined || typeof webhookId !== 'string' || !HEADER_VALUE.test(webhookId)) {
       throw new MissingHeadersError()
     }
-    const body = raw.toString('utf8')
-    try {
-      JSON.parse(body)
-    } catch {
-      throw new NotJsonError()
-    }
-    try {
-      await store.inbox.add('shopify', JSON.stringify({ topic, shop, webhookId, body } satisfies Delivery))
-    } catch (err) {
-      // Not acknowledged, so Shopify delivers it again.
-      throw new StoreUnavailableError({ cause: err })
-    }
+    const body = jsonText(raw, NotJsonError)
+    await storeDelivery(store.inbox, 'shopify', JSON.stringify({ topic, shop, webhookId, body } satisfies Delivery))
     worker.kick()
     return reply.type('text/plain; charset=utf-8').send('OK')
   })
