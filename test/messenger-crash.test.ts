@@ -1,6 +1,4 @@
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
@@ -8,7 +6,7 @@ import { request } from 'undici'
 import { openPglite } from '../plugins/store/db.js'
 import { startFacebookEmulator } from './emulator/facebook.js'
 import { browser } from './http-client.js'
-import { ADMIN_TOKEN, APP_ID, APP_SECRET, freePort } from './helper.js'
+import { ADMIN_TOKEN, APP_ID, APP_SECRET, freePort, seededDataDir } from './helper.js'
 import { spawnService } from './service-process.js'
 
 // One delivery near the 1 MiB limit takes the worker long enough that the kill, sent the moment its 200 arrives,
@@ -20,8 +18,7 @@ const port = await freePort()
 const base = `http://127.0.0.1:${port}`
 const emulator = await startFacebookEmulator({ appId: APP_ID, appSecret: APP_SECRET, autoApprove: true, serviceUrl: base })
 t.teardown(emulator.close)
-const dataDir = await mkdtemp(join(tmpdir(), 'msb-crash-'))
-t.teardown(() => rm(dataDir, { recursive: true, force: true }))
+const dataDir = await seededDataDir(t)
 const env = {
   FACEBOOK_GRAPH_URL: emulator.url,
   FACEBOOK_DIALOG_URL: emulator.url,

@@ -4,10 +4,10 @@ import t from 'tap'
 import { createCipher, parseEncryptionKeys } from '../plugins/store/cipher.js'
 import { openStore } from '../plugins/store/index.js'
 import { notificationTokenAad } from '../plugins/store/messenger.js'
-import { testEnv } from './helper.js'
+import { seededDataDir, testEnv } from './helper.js'
 
 t.test('npm run reencrypt re-seals every token under the first key, so the old key can go', async t => {
-  const dataDir = t.testdir()
+  const dataDir = await seededDataDir(t)
   const [oldKey, newKey] = [randomBytes(32).toString('hex'), randomBytes(32).toString('hex')]
   const before = await openStore({ dataDir, encryptionKeys: oldKey })
   await before.store.saveConnection({

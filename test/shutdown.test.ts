@@ -1,17 +1,12 @@
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
 import { request } from 'undici'
 import { startFacebookEmulator } from './emulator/facebook.js'
 import { browser } from './http-client.js'
-import { ADMIN_TOKEN, APP_ID, APP_SECRET, freePort } from './helper.js'
+import { ADMIN_TOKEN, APP_ID, APP_SECRET, freePort, seededDataDir } from './helper.js'
 import { spawnService } from './service-process.js'
 
-// One data directory for the file: only the first start pays for the embedded store's initdb.
-const dataDir = await mkdtemp(join(tmpdir(), 'msb-shutdown-'))
-t.teardown(() => rm(dataDir, { recursive: true, force: true }))
+const dataDir = await seededDataDir(t)
 const TOKEN_ENCRYPTION_KEY = 'cd'.repeat(32)
 
 /** The built server in its own process, on the file's DATA_DIR, against the emulator, with a callback ready to send. */

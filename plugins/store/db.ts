@@ -33,16 +33,20 @@ function wrap (target: Pick<PGlite, 'query' | 'exec'>) {
 // the catalog's GIN index to evaluating the text search on every row.
 const EMBEDDED_SETTINGS = ['shared_buffers = 16MB', 'wal_buffers = 1MB', 'work_mem = 2MB', 'maintenance_work_mem = 8MB', 'temp_buffers = 2MB', 'random_page_cost = 1.1']
 
-/** An embedded PostgreSQL in `dataDir`, or in memory when `dataDir` is undefined. */
-export async function openPglite (dataDir?: string): Promise<Db> {
+/**
+ * An embedded PostgreSQL in `dataDir`, or in memory when `dataDir` is undefined. A new one starts from
+ * `seed` (a data directory dumped by `dump()`) when given, instead of running initdb.
+ */
+export async function openPglite (dataDir?: string, seed?: Blob): Promise<Db & { dump (): Promise<Blob> }> {
   if (dataDir !== undefined) await mkdir(dataDir, { recursive: true })
   // Loaded only when used: a replica on DATABASE_URL never pays for the embedded engine's memory.
   const { PGlite } = await import('@electric-sql/pglite')
-  const pglite = await PGlite.create(dataDir, { postgresqlconf: EMBEDDED_SETTINGS })
+  const pglite = await PGlite.create(dataDir, { postgresqlconf: EMBEDDED_SETTINGS, ...(seed === undefined ? {} : { loadDataDir: seed }) })
   return {
     exclusive: true,
     ...wrap(pglite),
     transaction: work => pglite.transaction(tx => work(wrap(tx))),
+    dump: () => pglite.dumpDataDir('none'),
     close: () => pglite.close()
   }
 }

@@ -187,7 +187,8 @@ export async function startFacebookEmulator (options: FacebookEmulatorOptions) {
     if (path === '/dialog/oauth') return dialog(query, res)
 
     calls.push({ method: req.method ?? 'GET', path, query })
-    if (delayMs > 0) await sleep(delayMs)
+    // unref'd: a slow answer nobody waits for any more must not keep a finished test's process alive
+    if (delayMs > 0) await sleep(delayMs, undefined, { ref: false })
     if (path === '/oauth/access_token') return accessToken(query, res)
     const grant = authorize(query, res)
     if (grant === undefined) return

@@ -15,7 +15,7 @@ import { ADMIN_TOKEN, APP_ID, APP_SECRET, freePort, testEnv } from '../helper.js
  * the Facebook emulator; then stopped as `docker stop -t 10` would while a callback is in flight.
  */
 const exec = promisify(execFile)
-const PODMAN = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '../../../shared/container/podman')
+const PODMAN = join(process.cwd(), '../shared/container/podman')
 const IMAGE = 'localhost/msgr-bot:test'
 const podman = async (...args: string[]) => (await exec(PODMAN, args, { maxBuffer: 64 * 1024 * 1024 })).stdout.trim()
 
