@@ -5,7 +5,7 @@ import { checkerFor } from '../http-json.js'
 import type { Product } from '../store/catalog.js'
 import type { Store } from '../store/index.js'
 import { ShopUnavailableError } from '../store/shops.js'
-import { ShopifyError, type ShopifyClient, ShopifyTimeoutError, ShopifyUnavailableError } from './client.js'
+import { ShopifyCallTimeoutError, ShopifyError, type ShopifyClient, ShopifyUnavailableError } from './client.js'
 
 // Shopify prices a query before running it: a connection costs 2 + first × (its node's cost). A product here
 // costs 23 (itself, its image, its price range of 3, and 2 + 16 variants), so 40 a page asks for 922 of the
@@ -116,7 +116,7 @@ async function adminQuery (shop: string, deps: SyncDependencies, graphqlQuery: s
         await store.shops.markNeedsReconnect(shop)
         throw new ShopUnavailableError(`Shopify refused the token of ${shop}`, { cause: err })
       }
-      const retryable = err instanceof ShopifyTimeoutError || err instanceof ShopifyUnavailableError ||
+      const retryable = err instanceof ShopifyCallTimeoutError || err instanceof ShopifyUnavailableError ||
         (err instanceof ShopifyError && (err.status === 429 || err.status >= 500))
       if (!retryable || attempt >= MAX_ATTEMPTS) throw err
       const seconds = err instanceof ShopifyError && err.retryAfterSeconds !== undefined ? err.retryAfterSeconds : 2 ** (attempt - 1)

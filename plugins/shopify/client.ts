@@ -19,8 +19,8 @@ export class ShopifyUnavailableError extends Error {
   override name = 'ShopifyUnavailableError'
 }
 
-export class ShopifyTimeoutError extends Error {
-  override name = 'ShopifyTimeoutError'
+export class ShopifyCallTimeoutError extends Error {
+  override name = 'ShopifyCallTimeoutError'
 }
 
 const TokenAnswer = Type.Object({
@@ -57,7 +57,7 @@ export function createShopifyClient (config: Config, options: { dispatcher?: Dis
       retryAfter = response.headers['retry-after']
       text = await readCapped(response.body, MAX_RESPONSE_BYTES)
     } catch (err) {
-      if (isTimeout(err, signal)) throw new ShopifyTimeoutError(`Shopify ${path} timed out`, { cause: err })
+      if (isTimeout(err, signal)) throw new ShopifyCallTimeoutError(`Shopify ${path} timed out`, { cause: err })
       if (err instanceof ResponseTooLargeError) throw new ShopifyUnavailableError(`Shopify ${path} answer exceeds the size cap`, { cause: err })
       throw new ShopifyUnavailableError(`Shopify ${path} unreachable`, { cause: err })
     }

@@ -9,7 +9,7 @@ import {
 } from '../errors.js'
 import { escapeHtml, renderPage, wantsHtml } from '../html.js'
 import { type Claims, StateTokenError } from '../state-token.js'
-import { ShopifyError, ShopifyTimeoutError as ShopifyCallTimeout } from './client.js'
+import { ShopifyCallTimeoutError, ShopifyError } from './client.js'
 import { checkSignedRedirect, queryHmacMatches } from './hmac.js'
 import { canonicalShop } from './shop-name.js'
 
@@ -101,7 +101,7 @@ const shopifyOauth: FastifyPluginAsyncTypebox = async (fastify) => {
 
 function upstreamError (err: unknown): never {
   if (err instanceof ShopifyError && err.status >= 400 && err.status < 500) throw new ShopifyCodeRejectedError({ cause: err })
-  if (err instanceof ShopifyCallTimeout) throw new ShopifyTimeoutError({ cause: err })
+  if (err instanceof ShopifyCallTimeoutError) throw new ShopifyTimeoutError({ cause: err })
   throw new ShopifyFailedError({ cause: err })
 }
 

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { ADMIN_TOKEN, build, mockGraph, testDb } from '../helper.js'
 
@@ -81,4 +82,28 @@ t.test('assigning an installed shop, forgetting it; a sync request is accepted',
   t.equal((await app.inject({ method: 'DELETE', url: '/admin/workspaces/admin-shop-b/shop', headers: auth })).statusCode, 204)
   t.equal((await app.inject({ method: 'DELETE', url: '/admin/workspaces/admin-shop-b/shop', headers: auth })).statusCode, 404)
   t.same(await db.query("SELECT count(*)::integer AS n FROM shop_tokens WHERE shop = 'unassigned.myshopify.com'"), [{ n: 0 }], 'its tokens are gone')
+})
+
+t.test('a sync asked for while one runs for the shop joins it: the catalog is read once', async t => {
+  const shop = 'joined.myshopify.com'
+  await app.store.shops.saveInstall(shop, 'admin-shop-c', tokens)
+  let reads = 0
+  let readAgain = () => {}
+  const readTwice = new Promise<void>(resolve => { readAgain = resolve })
+  const emptyCatalog = {
+    data: { products: { pageInfo: { hasNextPage: false, endCursor: null }, nodes: [] } },
+    extensions: { cost: { requestedQueryCost: 922, actualQueryCost: 2, throttleStatus: { maximumAvailable: 2000, currentlyAvailable: 2000, restoreRate: 100 } } }
+  }
+  agent.get(`https://${shop}`).intercept({ path: /graphql\.json$/, method: 'POST' })
+    .reply(200, () => { if (++reads === 2) readAgain(); return emptyCatalog }).delay(200).times(2)
+  const lastSync = async () => (await app.inject({ url: '/admin/workspaces/admin-shop-c/shop', headers: auth })).json().lastSync
+
+  t.equal(app.catalogSyncs.start(shop), true, 'starts')
+  const asked = await app.inject({ method: 'POST', url: '/admin/workspaces/admin-shop-c/shop/sync', headers: auth })
+  t.equal(asked.statusCode, 202, 'accepted')
+  t.equal(app.catalogSyncs.start(shop), false, 'a third joins too')
+  while ((await lastSync()).result !== 'ok') await sleep(50)
+  t.equal(reads, 1, 'one pass over the catalog')
+  t.equal(app.catalogSyncs.start(shop), true, 'once it ended, a new sync starts')
+  await readTwice
 })
