@@ -9,6 +9,7 @@ import type { Test } from 'tap'
 import { MockAgent } from 'undici'
 import { type Config, loadConfig } from '../plugins/config.js'
 import { type Db, openPglite, openPostgres } from '../plugins/store/db.js'
+import type { Product } from '../plugins/store/catalog.js'
 import { MIGRATIONS, migrate } from '../plugins/store/migrations.js'
 import { type AppDependencies, buildServer } from '../src/app.js'
 
@@ -162,4 +163,24 @@ export async function testBackends (t: Test): Promise<Array<{ name: string, db?:
     return opened
   }
   return [pglite, { name: 'postgres', db: pool(5), replica: () => pool(5) }]
+}
+
+/** A catalog product as the store keeps it, with one variant per `[price, available]` of `prices`. */
+export function catalogProduct (id: string, title: string, { updatedAt = '2026-11-01T00:00:00Z', prices = [['10.00', true]], ...extra }:
+  Partial<Omit<Product, 'updatedAt'>> & { updatedAt?: string, prices?: Array<[string, boolean]> } = {}): Product {
+  return {
+    id,
+    title,
+    handle: title.toLowerCase().replaceAll(' ', '-'),
+    description: '',
+    productType: '',
+    vendor: '',
+    tags: [],
+    url: null,
+    imageUrl: null,
+    price: { min: prices[0]![0], max: prices.at(-1)![0], currency: 'EUR' },
+    variants: prices.map(([price, available], i) => ({ id: `${id}${i}`, title: `v${i}`, price, available })),
+    updatedAt: new Date(updatedAt),
+    ...extra
+  }
 }

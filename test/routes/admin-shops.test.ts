@@ -1,31 +1,18 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { ADMIN_TOKEN, build, mockGraph, testDb } from '../helper.js'
+import { ADMIN_TOKEN, build, catalogProduct, mockGraph, testDb } from '../helper.js'
 
 const db = await testDb(t)
 const env = { SHOPIFY_API_KEY: 'shopify-key', SHOPIFY_API_SECRET: 'shopify-secret', SHOPIFY_REDIRECT_URI: 'https://connect.example.com/shopify/callback' }
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}` }
 const tokens = { accessToken: 'shpat_admin', accessExpiresAt: new Date(Date.now() + 3600_000), refreshToken: 'shprt_admin', refreshExpiresAt: null, scopes: ['read_products'] }
-const product = (id: string, title: string, price: string, available = true) => ({
-  id,
-  title,
-  handle: title.toLowerCase().replaceAll(' ', '-'),
-  description: '',
-  productType: 'Shoes',
-  vendor: 'Acme',
-  tags: [],
-  url: null,
-  imageUrl: null,
-  price: { min: price, max: price, currency: 'USD' },
-  variants: [{ id: `${id}1`, title: 'Default', price, available }],
-  updatedAt: new Date('2026-11-01')
-})
 
 const agent = mockGraph(t)
 const app = await build(t, { db, env, shopifyDispatcher: agent })
 await app.store.shops.saveInstall('acme.myshopify.com', 'admin-shop-a', tokens)
 await app.store.shops.saveInstall('unassigned.myshopify.com', null, tokens)
-await app.store.catalog.upsert('acme.myshopify.com', [product('1', 'Trail running shoes', '89.00'), product('2', 'Running socks', '9.00'), product('3', 'Sold out shoes', '20.00', false)], new Date())
+const shoe = (id: string, title: string, price: string, available = true) => catalogProduct(id, title, { prices: [[price, available]], productType: 'Shoes' })
+await app.store.catalog.upsert('acme.myshopify.com', [shoe('1', 'Trail running shoes', '89.00'), shoe('2', 'Running socks', '9.00'), shoe('3', 'Sold out shoes', '20.00', false)], new Date())
 
 const never = { at: null, result: null, error: null }
 
@@ -56,8 +43,8 @@ t.test('search: best match first among available products, maxPrice, limit', asy
     handle: 'trail-running-shoes',
     url: null,
     imageUrl: null,
-    price: { min: '89.00', max: '89.00', currency: 'USD' },
-    variants: [{ id: '11', title: 'Default', price: '89.00', available: true }]
+    price: { min: '89.00', max: '89.00', currency: 'EUR' },
+    variants: [{ id: '10', title: 'v0', price: '89.00', available: true }]
   })
   t.same(await ids('q=running&maxPrice=10'), ['2'])
   t.same(await ids('q=running&limit=1'), (await ids('q=running')).slice(0, 1), 'the best match')

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { build, mockGraph, testDb } from '../helper.js'
+import { build, catalogProduct, mockGraph, testDb } from '../helper.js'
 
 const db = await testDb(t)
 const SECRET = 'shopify-webhook-secret'
@@ -9,20 +9,6 @@ const env = { SHOPIFY_API_KEY: 'shopify-key', SHOPIFY_API_SECRET: SECRET, SHOPIF
 const SHOP = 'hooks.myshopify.com'
 const GRAPHQL = /\/graphql\.json$/
 const tokens = { accessToken: 'shpat_hooks', accessExpiresAt: new Date(Date.now() + 3600_000), refreshToken: 'shprt_hooks', refreshExpiresAt: null, scopes: ['read_products'] }
-const product = (id: string, title: string, updatedAt: string) => ({
-  id,
-  title,
-  handle: title.toLowerCase(),
-  description: '',
-  productType: '',
-  vendor: '',
-  tags: [],
-  url: null,
-  imageUrl: null,
-  price: { min: '10.00', max: '10.00', currency: 'EUR' },
-  variants: [{ id: `${id}1`, title: 'Default', price: '10.00', available: true }],
-  updatedAt: new Date(updatedAt)
-})
 const graphqlProduct = (id: string, title: string, updatedAt: string, status = 'ACTIVE') => ({
   data: {
     product: {
@@ -75,7 +61,7 @@ async function settled () {
 const titleOf = async (id: string) => (await db.query<{ title: string }>('SELECT title FROM products WHERE shop = $1 AND id = $2', [SHOP, id]))[0]?.title
 
 await app.store.shops.saveInstall(SHOP, 'hooks-ws', tokens)
-await app.store.catalog.upsert(SHOP, [product('1', 'Old title', '2026-11-01T00:00:00Z'), product('2', 'Doomed', '2026-11-01T00:00:00Z')], new Date())
+await app.store.catalog.upsert(SHOP, [catalogProduct('1', 'Old title', { updatedAt: '2026-11-01T00:00:00Z' }), catalogProduct('2', 'Doomed', { updatedAt: '2026-11-01T00:00:00Z' })], new Date())
 
 t.test('signature, headers, body: refused before anything is stored', async t => {
   const count = async () => (await db.query<{ n: number }>("SELECT count(*)::integer AS n FROM inbox WHERE source = 'shopify'"))[0]!.n
