@@ -1,19 +1,32 @@
 import type { FastifyBaseLogger } from 'fastify'
-import type { InboxItem, InboxStore } from './store/inbox.js'
+import { StoreUnavailableError } from './errors.js'
+import { type InboxItem, type InboxStore, LEASE_SECONDS } from './store/inbox.js'
 
 /**
- * Works one source's inbox after the webhook has answered: claims due items, applies them, retries failures
- * with backoff and parks them after the last attempt. `kick` starts a pass at once; `stop` waits for the
- * current one. A batch that fails is applied again item by item, so only the bad item is retried.
+ * Works one source's inbox after the webhook has answered. A delivery this process stores is written already
+ * claimed and kept in memory, so the worker applies it without reading it back; the inbox is read for the
+ * rest (retries, a dead worker's items, overflow). Failures are retried with backoff and parked after the last
+ * attempt. A batch that fails is applied again item by item, so only the bad item is retried. `stop` waits for
+ * the current pass and gives back what it still held.
  */
-export function startInboxWorker (options: { inbox: InboxStore, source: string, log: FastifyBaseLogger, apply: (items: InboxItem[]) => Promise<void>, idleMs?: number, batch?: number }) {
-  const { inbox, source, log, apply, idleMs = 500, batch = 50 } = options
+export function startInboxWorker (options: {
+  inbox: InboxStore
+  source: string
+  log: FastifyBaseLogger
+  apply: (items: InboxItem[]) => Promise<void>
+  idleMs?: number
+  batch?: number
+  /** deliveries held in memory at most; past it they are stored unclaimed and read back later */
+  holdMax?: number
+}) {
+  const { inbox, source, log, apply, idleMs = 500, batch = 50, holdMax = 2000 } = options
   let running = true
   let timer: NodeJS.Timeout | undefined
   let pass: Promise<number> | undefined
+  const held: InboxItem[] = []
 
   async function drain (): Promise<number> {
-    const items = await inbox.claim(source, batch)
+    const items = held.length > 0 ? held.splice(0, batch) : await inbox.claim(source, batch)
     if (items.length === 0) return 0
     try {
       await apply(items)
@@ -42,7 +55,7 @@ export function startInboxWorker (options: { inbox: InboxStore, source: string, 
     pass = drain().catch(err => { log.warn({ err, source }, 'inbox pass failed'); return 0 })
     pass.then(claimed => {
       pass = undefined
-      schedule(claimed === batch ? 0 : idleMs)
+      schedule(held.length > 0 || claimed === batch ? 0 : idleMs)
     }, () => {})
   }
 
@@ -50,11 +63,28 @@ export function startInboxWorker (options: { inbox: InboxStore, source: string, 
   pass = inbox.releaseLeases(source).then(() => 0, err => { log.warn({ err, source }, 'inbox leases not released'); return 0 })
   pass.then(() => { pass = undefined; schedule(0) }, () => {})
   return {
-    kick: () => schedule(0),
+    /**
+     * Stores a verified delivery before the webhook answers; if the write fails that answer is 503, so the
+     * sender delivers it again. Resolves with the inbox id once the row is committed.
+     */
+    async store (body: string): Promise<string> {
+      const hold = running && held.length < holdMax
+      let id: string
+      try {
+        id = await inbox.add(source, body, hold ? LEASE_SECONDS : 0)
+      } catch (err) {
+        throw new StoreUnavailableError({ cause: err })
+      }
+      if (hold) held.push({ id, body, attempts: 1 })
+      if (pass === undefined) schedule(0)
+      return id
+    },
     async stop () {
       running = false
       clearTimeout(timer)
       await pass
+      const unprocessed = held.splice(0).map(item => item.id)
+      if (unprocessed.length > 0) await inbox.release(unprocessed).catch(err => log.warn({ err, source }, 'inbox items not given back'))
     }
   }
 }

@@ -1,7 +1,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
 import createError from '@fastify/error'
-import { jsonText, keepRawJsonBodies, storeDelivery } from '../webhook-delivery.js'
+import { jsonText, keepRawJsonBodies } from '../webhook-delivery.js'
 import { startInboxWorker } from '../inbox-worker.js'
 import { messengerEvents } from './events.js'
 
@@ -60,9 +60,8 @@ const messenger: FastifyPluginAsyncTypebox = async (fastify) => {
     if (!Buffer.isBuffer(raw) || !signatureMatches(config.FACEBOOK_APP_SECRET, raw, request.headers['x-hub-signature-256'])) {
       throw new BadSignatureError()
     }
-    const id = await storeDelivery(store.inbox, 'messenger', jsonText(raw, NotJsonError))
+    const id = await worker.store(jsonText(raw, NotJsonError))
     request.log.info({ inboxId: id }, 'messenger delivery stored')
-    worker.kick()
     return reply.type('text/plain; charset=utf-8').send('EVENT_RECEIVED')
   })
 }

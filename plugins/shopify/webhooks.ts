@@ -1,6 +1,6 @@
 import createError from '@fastify/error'
 import type { FastifyPluginAsync } from 'fastify'
-import { jsonText, keepRawJsonBodies, storeDelivery } from '../webhook-delivery.js'
+import { jsonText, keepRawJsonBodies } from '../webhook-delivery.js'
 import { startInboxWorker } from '../inbox-worker.js'
 import { refreshProduct } from './catalog-sync.js'
 import { webhookHmacMatches } from './hmac.js'
@@ -78,8 +78,7 @@ const shopifyWebhooks: FastifyPluginAsync = async (fastify) => {
       throw new MissingHeadersError()
     }
     const body = jsonText(raw, NotJsonError)
-    await storeDelivery(store.inbox, 'shopify', JSON.stringify({ topic, shop, webhookId, body } satisfies Delivery))
-    worker.kick()
+    await worker.store(JSON.stringify({ topic, shop, webhookId, body } satisfies Delivery))
     return reply.type('text/plain; charset=utf-8').send('OK')
   })
 }

@@ -1,6 +1,6 @@
 import type { Queryable } from './db.js'
 
-interface Waiting { source: string, body: string, resolve: (id: string) => void, reject: (err: unknown) => void }
+interface Waiting { source: string, body: string, leaseSeconds: number, resolve: (id: string) => void, reject: (err: unknown) => void }
 
 // One statement carries at most this much, so a burst of large deliveries does not become one huge parameter.
 const MAX_BATCH_BYTES = 4 * 1024 * 1024
@@ -31,8 +31,10 @@ export function createInboxWriter (db: Queryable) {
       const batch = takeBatch()
       try {
         // unnest keeps the arrays' order, and so do the returned ids.
-        const rows = await db.query<{ id: string }>('INSERT INTO inbox (source, body) SELECT * FROM unnest($1::text[], $2::text[]) RETURNING id::text AS id',
-          [batch.map(item => item.source), batch.map(item => item.body)])
+        const rows = await db.query<{ id: string }>(`INSERT INTO inbox (source, body, attempts, next_attempt_at)
+          SELECT source, body, CASE WHEN lease > 0 THEN 1 ELSE 0 END, now() + make_interval(secs => lease)
+          FROM unnest($1::text[], $2::text[], $3::integer[]) AS t (source, body, lease) RETURNING id::text AS id`,
+        [batch.map(item => item.source), batch.map(item => item.body), batch.map(item => item.leaseSeconds)])
         batch.forEach((item, index) => item.resolve(rows[index]!.id))
       } catch (err) {
         for (const item of batch) item.reject(err)
@@ -41,9 +43,12 @@ export function createInboxWriter (db: Queryable) {
     writing = false
   }
 
-  /** Resolves with the row's id (as text: bigint is read differently by pg and PGlite) once it is committed. */
-  return (source: string, body: string) => new Promise<string>((resolve, reject) => {
-    waiting.push({ source, body, resolve, reject })
+  /**
+   * Resolves with the row's id (as text: bigint is read differently by pg and PGlite) once it is committed.
+   * With `leaseSeconds`, the row is written already claimed (one attempt, leased) by the caller.
+   */
+  return (source: string, body: string, leaseSeconds = 0) => new Promise<string>((resolve, reject) => {
+    waiting.push({ source, body, leaseSeconds, resolve, reject })
     if (!writing) writeAll().catch(() => {})
   })
 }

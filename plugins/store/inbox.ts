@@ -2,6 +2,8 @@ import type { Db } from './db.js'
 import { createInboxWriter } from './inbox-writer.js'
 
 const MAX_ATTEMPTS = 5
+/** How long a claimed item stays with its worker before another may take it (the worker died, say). */
+export const LEASE_SECONDS = 30
 
 export interface InboxItem { id: string, body: string, attempts: number }
 
@@ -11,14 +13,17 @@ export interface InboxItem { id: string, body: string, attempts: number }
  */
 export function createInboxStore (db: Db) {
   return {
-    /** Writes a verified delivery, committed when it resolves with the row's id. */
+    /**
+     * Writes a verified delivery, committed when it resolves with the row's id. With `leaseSeconds` it is
+     * written claimed by the caller, which processes it from memory instead of reading it back.
+     */
     add: createInboxWriter(db),
 
     /**
      * Leases up to `limit` due items of `source`: a worker that dies mid-batch gives them back when the lease
      * ends, and SKIP LOCKED lets replicas share the queue without taking an item twice.
      */
-    async claim (source: string, limit: number, leaseSeconds = 30): Promise<InboxItem[]> {
+    async claim (source: string, limit: number, leaseSeconds = LEASE_SECONDS): Promise<InboxItem[]> {
       return db.query(`
         UPDATE inbox SET attempts = attempts + 1, next_attempt_at = now() + make_interval(secs => $3)
         WHERE id IN (
@@ -32,6 +37,11 @@ export function createInboxStore (db: Db) {
     async releaseLeases (source: string): Promise<void> {
       if (!db.exclusive) return
       await db.query('UPDATE inbox SET next_attempt_at = now() WHERE source = $1 AND processed_at IS NULL AND parked_at IS NULL AND next_attempt_at > now()', [source])
+    },
+
+    /** Gives back items this worker claimed and will not process (it is stopping): due at once, attempt undone. */
+    async release (ids: string[]): Promise<void> {
+      await db.query('UPDATE inbox SET next_attempt_at = now(), attempts = attempts - 1 WHERE id = ANY($1::bigint[]) AND processed_at IS NULL', [ids])
     },
 
     async markProcessed (ids: string[]): Promise<void> {
