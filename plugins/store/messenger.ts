@@ -42,7 +42,7 @@ export function createMessengerStore (db: Db, cipher: Cipher) {
       const rows = events.map(({ event, dropKey }) => event.kind === 'message'
         ? { kind: 'message', drop_key: dropKey, page_id: event.pageId, psid: event.psid, at: event.at, mid: event.mid, direction: event.direction, text: event.text, from_customer: event.fromCustomer }
         : { kind: event.kind, drop_key: dropKey, page_id: event.pageId, psid: event.psid, at: event.at, key: event.key })
-      const inserted = new Set((await db.query<{ mid: string }>(`
+      const results = await db.query<{ mid: string, overfull: boolean }>(`
         WITH incoming AS (
           SELECT t.*, EXISTS (SELECT 1 FROM pages WHERE pages.id = t.page_id) AS connected
           FROM jsonb_to_recordset($1::jsonb) AS t (kind text, drop_key text, key text, page_id text, psid text, at timestamptz,
@@ -57,24 +57,35 @@ export function createMessengerStore (db: Db, cipher: Cipher) {
           SELECT mid, page_id, psid, direction, text, at FROM incoming WHERE kind = 'message' AND connected
           ON CONFLICT (mid) DO NOTHING RETURNING mid, page_id, psid
         ), touched AS (
-          INSERT INTO conversations (page_id, psid, first_message_at, last_customer_message_at)
-          SELECT page_id, psid, min(incoming.at), max(incoming.at) FILTER (WHERE from_customer)
+          INSERT INTO conversations (page_id, psid, first_message_at, last_customer_message_at, message_count)
+          SELECT page_id, psid, min(incoming.at), max(incoming.at) FILTER (WHERE from_customer), count(*)
           FROM fresh JOIN incoming USING (mid, page_id, psid) GROUP BY page_id, psid
           ON CONFLICT (page_id, psid) DO UPDATE SET
             first_message_at = LEAST(conversations.first_message_at, excluded.first_message_at),
-            last_customer_message_at = GREATEST(conversations.last_customer_message_at, excluded.last_customer_message_at)
+            last_customer_message_at = GREATEST(conversations.last_customer_message_at, excluded.last_customer_message_at),
+            message_count = conversations.message_count + excluded.message_count
+          RETURNING page_id, psid, message_count > ${KEPT_MESSAGES} AS overfull
         ), processed AS (
           UPDATE inbox SET processed_at = now() WHERE id = ANY($2::bigint[])
         )
-        SELECT mid, page_id, psid FROM fresh`, [JSON.stringify(rows), items.map(item => item.id)])).map(row => row.mid))
+        SELECT mid, overfull FROM fresh JOIN touched USING (page_id, psid)`, [JSON.stringify(rows), items.map(item => item.id)])
+      const inserted = new Set(results.map(row => row.mid))
+      const past = new Set(results.filter(row => row.overfull).map(row => row.mid))
       const fresh = events.map(({ event }) => event).filter((event): event is MessageEvent => event.kind === 'message' && inserted.delete(event.mid))
-      if (fresh.length > 0) {
+      const overfull = fresh.filter(message => past.has(message.mid))
+      if (overfull.length > 0) {
         // Per conversation through its (page, psid, at) index: the cost follows the conversations touched, not the table.
-        await db.query(`DELETE FROM messages WHERE mid IN (
-            SELECT older.mid FROM (SELECT DISTINCT page_id, psid FROM jsonb_to_recordset($1::jsonb) AS t (page_id text, psid text)) c
-            CROSS JOIN LATERAL (SELECT mid FROM messages m WHERE m.page_id = c.page_id AND m.psid = c.psid
-              ORDER BY m.at DESC, m.mid DESC OFFSET ${KEPT_MESSAGES}) older)`,
-        [JSON.stringify(fresh.map(m => ({ page_id: m.pageId, psid: m.psid })))])
+        await db.query(`WITH trimmed AS (
+            DELETE FROM messages WHERE mid IN (
+              SELECT older.mid FROM (SELECT DISTINCT page_id, psid FROM jsonb_to_recordset($1::jsonb) AS t (page_id text, psid text)) c
+              CROSS JOIN LATERAL (SELECT mid FROM messages m WHERE m.page_id = c.page_id AND m.psid = c.psid
+                ORDER BY m.at DESC, m.mid DESC OFFSET ${KEPT_MESSAGES}) older)
+            RETURNING page_id, psid
+          )
+          UPDATE conversations c SET message_count = c.message_count - gone.n
+          FROM (SELECT page_id, psid, count(*)::integer AS n FROM trimmed GROUP BY page_id, psid) gone
+          WHERE c.page_id = gone.page_id AND c.psid = gone.psid`,
+        [JSON.stringify(overfull.map(m => ({ page_id: m.pageId, psid: m.psid })))])
       }
       return fresh
     },

@@ -192,6 +192,14 @@ export const MIGRATIONS: ReadonlyArray<{ version: number, sql: string }> = [
         received_at timestamptz NOT NULL DEFAULT now()
       );
     `
+  },
+  {
+    version: 11,
+    // How many messages a conversation keeps, so only those past the limit are trimmed.
+    sql: `
+      ALTER TABLE conversations ADD COLUMN message_count integer NOT NULL DEFAULT 0;
+      UPDATE conversations c SET message_count = (SELECT count(*) FROM messages m WHERE m.page_id = c.page_id AND m.psid = c.psid);
+    `
   }
 ]
 

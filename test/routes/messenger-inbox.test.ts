@@ -90,6 +90,16 @@ t.test('the last 20 messages of a conversation are kept', async t => {
   t.equal(conversation.messages.length, 20)
   t.equal(conversation.messages[0].text, 'n24', 'newest first')
   t.equal(conversation.messages[19].text, 'n5')
+
+  // Across deliveries: a conversation is trimmed once its kept count passes 20, and the count stays true.
+  const message = (i: number) => item('5007', `m-5007-${String(i).padStart(2, '0')}`, `n${i}`, now + i)
+  await deliver(app, delivery([{ id: PAGE, messaging: Array.from({ length: 18 }, (_, i) => message(i)) }]))
+  for (let i = 18; i < 23; i++) await deliver(app, delivery([{ id: PAGE, messaging: [message(i)] }]))
+  await settled()
+  const later = (await conversations(app)).json().conversations.find((c: { psid: string }) => c.psid === '5007')
+  t.same(later.messages.map((m: { text: string }) => m.text), Array.from({ length: 20 }, (_, i) => `n${22 - i}`))
+  t.same(await db.query(`SELECT c.message_count, (SELECT count(*)::integer FROM messages m WHERE m.page_id = c.page_id AND m.psid = c.psid) AS kept
+    FROM conversations c WHERE c.psid IN ('5006', '5007') ORDER BY c.psid`), [{ message_count: 20, kept: 20 }, { message_count: 20, kept: 20 }])
 })
 
 t.test('conversations page by cursor, newest customer interaction first', async t => {
