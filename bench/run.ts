@@ -237,7 +237,7 @@ const lines = [
   ...([[messenger.name, sustained], [webhookCeiling.name, sustainedCeiling]] as const).map(([name, r]) =>
     `| ${name} | ${r.perSecond.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.max} | ${r.errors} |`),
   '',
-  `All runs: ${acknowledged.length} acknowledged, ${ingested.stored} stored, ${ingested.processed} processed, ${ingested.lost} acknowledged but not processed; ` +
+  `All runs: ${acknowledged.length} acknowledged, ${acknowledged.length - ingested.lost} of them processed, ${ingested.lost} acknowledged but not processed, ${ingested.left} left in the inbox; ` +
     `backlog drained ${drainMs === undefined ? 'NOT within 300 s' : `${(drainMs / 1000).toFixed(1)} s after the last run`}; RSS ${messengerRss.toFixed(0)} MB.`,
   '',
   `## Shopify catalog (embedded store, a ${CATALOG_PRODUCTS}-product emulator shop, throttle bucket unlimited)`,

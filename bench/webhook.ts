@@ -103,8 +103,7 @@ export async function waitForConversation (base: string, admin: string, path: st
 export async function countProcessed (dataDir: string, acknowledged: string[]) {
   const db = await openPglite(join(dataDir, 'pglite'))
   try {
-    const [inbox] = await db.query<{ stored: number, processed: number }>(
-      'SELECT count(*)::integer AS stored, count(processed_at)::integer AS processed FROM inbox')
+    const [inbox] = await db.query<{ left: number }>('SELECT count(*)::integer AS left FROM inbox')
     const present = new Set((await db.query<{ psid: string }>("SELECT psid FROM messages WHERE mid LIKE 'm_bench_%'")).map(row => row.psid))
     return { ...inbox!, lost: acknowledged.filter(psid => !present.has(psid)).length }
   } finally {

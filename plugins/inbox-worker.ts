@@ -18,12 +18,15 @@ export function startInboxWorker (options: {
   batch?: number
   /** deliveries held in memory at most; past it they are stored unclaimed and read back later */
   holdMax?: number
+  /** items between two vacuums of the inbox (a no-op where the database vacuums by itself) */
+  vacuumEvery?: number
 }) {
-  const { inbox, source, log, apply, idleMs = 500, batch = 50, holdMax = 2000 } = options
+  const { inbox, source, log, apply, idleMs = 500, batch = 50, holdMax = 2000, vacuumEvery = 10_000 } = options
   let running = true
   let timer: NodeJS.Timeout | undefined
   let pass: Promise<number> | undefined
   const held: InboxItem[] = []
+  let sinceVacuum = 0
 
   async function drain (): Promise<number> {
     const items = held.length > 0 ? held.splice(0, batch) : await inbox.claim(source, batch)
@@ -39,6 +42,11 @@ export function startInboxWorker (options: {
           log.warn({ err, source, inboxId: item.id, attempts: item.attempts, outcome }, 'inbox item failed')
         }
       }
+    }
+    sinceVacuum += items.length
+    if (sinceVacuum >= vacuumEvery) {
+      sinceVacuum = 0
+      await inbox.vacuum()
     }
     return items.length
   }

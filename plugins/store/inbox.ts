@@ -44,8 +44,20 @@ export function createInboxStore (db: Db) {
       await db.query('UPDATE inbox SET next_attempt_at = now(), attempts = attempts - 1 WHERE id = ANY($1::bigint[]) AND processed_at IS NULL', [ids])
     },
 
+    /**
+     * A processed item leaves the inbox: what it said lives on in the tables it was applied to (and is erased
+     * with them), not in a raw copy; only failing and parked items stay.
+     */
     async markProcessed (ids: string[]): Promise<void> {
-      await db.query('UPDATE inbox SET processed_at = now() WHERE id = ANY($1::bigint[])', [ids])
+      await db.query('DELETE FROM inbox WHERE id = ANY($1::bigint[])', [ids])
+    },
+
+    /**
+     * The embedded store has no autovacuum: without this, the space of processed items would never be reused
+     * and the inbox's file would grow with every delivery. PostgreSQL's autovacuum does it there.
+     */
+    async vacuum (): Promise<void> {
+      if (db.exclusive) await db.exec('VACUUM inbox')
     },
 
     /** Backs off exponentially, then parks the item with its error after MAX_ATTEMPTS. */

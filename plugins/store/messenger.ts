@@ -23,7 +23,7 @@ export const notificationTokenAad = (pageId: string, psid: string) => `notificat
 export function createMessengerStore (db: Db, cipher: Cipher) {
   return {
     /**
-     * Applies the events of several items and marks them processed in one statement (atomic by itself): on the
+     * Applies the events of several items and removes them from the inbox in one statement (atomic by itself): on the
      * embedded store every statement costs about a millisecond, so a burst costs a few, not a few per message.
      * Returns the messages that were new. Each step is idempotent, so an item applied again changes nothing.
      */
@@ -66,7 +66,7 @@ export function createMessengerStore (db: Db, cipher: Cipher) {
             message_count = conversations.message_count + excluded.message_count
           RETURNING page_id, psid, message_count > ${KEPT_MESSAGES} AS overfull
         ), processed AS (
-          UPDATE inbox SET processed_at = now() WHERE id = ANY($2::bigint[])
+          DELETE FROM inbox WHERE id = ANY($2::bigint[])
         )
         SELECT mid, overfull FROM fresh JOIN touched USING (page_id, psid)`, [JSON.stringify(rows), items.map(item => item.id)])
       const inserted = new Set(results.map(row => row.mid))

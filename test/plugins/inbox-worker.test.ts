@@ -10,13 +10,18 @@ const { store } = await openStore({ db, encryptionKeys: 'ef'.repeat(32) })
 const log = pino({ level: 'silent' })
 
 /** A worker on its own source whose apply waits for `release()` while `blocked`, recording what it applied. */
-function harness (source: string, options: { holdMax?: number } = {}) {
+function harness (source: string, options: { holdMax?: number, vacuumEvery?: number } = {}) {
   const applied: InboxItem[] = []
   const started: InboxItem[][] = []
   let claims = 0
+  let vacuums = 0
   let release = () => {}
   let gate: Promise<void> | undefined
-  const inbox = { ...store.inbox, claim: async (...args: Parameters<typeof store.inbox.claim>) => { claims++; return store.inbox.claim(...args) } }
+  const inbox = {
+    ...store.inbox,
+    claim: async (...args: Parameters<typeof store.inbox.claim>) => { claims++; return store.inbox.claim(...args) },
+    vacuum: async () => { vacuums++; await store.inbox.vacuum() }
+  }
   const worker = startInboxWorker({
     inbox,
     source,
@@ -34,6 +39,7 @@ function harness (source: string, options: { holdMax?: number } = {}) {
     applied,
     started,
     claims: () => claims,
+    vacuums: () => vacuums,
     block () { gate = new Promise(resolve => { release = () => { gate = undefined; resolve() } }) },
     release: () => release()
   }
@@ -43,7 +49,7 @@ const pending = async (source: string) => (await db.query<{ id: string, attempts
 const until = async (done: () => boolean) => { while (!done()) await new Promise(resolve => setTimeout(resolve, 10)) }
 
 t.test('a delivery it stored is applied from memory: stored claimed, never read back, invisible to other workers', async t => {
-  const { worker, applied, claims, block, release } = harness('held')
+  const { worker, applied, claims, vacuums, block, release } = harness('held')
   t.teardown(() => worker.stop())
   await until(() => claims() === 1) // the first pass looks for work left in the inbox
   block()
@@ -54,6 +60,7 @@ t.test('a delivery it stored is applied from memory: stored claimed, never read 
   await until(() => applied.length === 1)
   t.same(applied, [{ id, body: '{"n":1}', attempts: 1 }])
   t.equal(claims(), 1, 'applied without a claim')
+  t.equal(vacuums(), 0, 'far from vacuumEvery')
   t.same(await pending('held'), [])
 })
 
@@ -82,4 +89,14 @@ t.test('stopping gives back what it still held, due at once and unattempted', as
   await stopped
   t.same(applied.map(item => item.id), [first], 'the batch in progress finished')
   t.same((await pending('stopping')).map(row => ({ ...row })), [{ id: second, attempts: 0, due: true }, { id: third, attempts: 0, due: true }])
+})
+
+t.test('processed items leave the inbox, and every vacuumEvery items its space is made reusable', async t => {
+  const { worker, applied, vacuums } = harness('vacuumed', { vacuumEvery: 3 })
+  t.teardown(() => worker.stop())
+  for (let n = 0; n < 7; n++) await worker.store(`{"n":${n}}`)
+  await until(() => applied.length === 7)
+  await worker.stop()
+  t.ok(vacuums() >= 1 && vacuums() <= 2, `${vacuums()} vacuums for 7 items (batches end on their own boundaries)`)
+  t.same(await db.query("SELECT id FROM inbox WHERE source = 'vacuumed'"), [], 'nothing left behind')
 })

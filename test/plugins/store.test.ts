@@ -85,7 +85,8 @@ for (const backend of await testBackends(t)) {
       t.notOk(await claims(), 'leased: not claimed twice')
       await store.inbox.releaseLeases('messenger')
       t.equal(await claims(), db.exclusive, db.exclusive ? 'the embedded store gives the lease back' : 'PostgreSQL keeps it: another replica may hold it')
-      await db.query('UPDATE inbox SET processed_at = now() WHERE id = $1::bigint', [id])
+      await store.inbox.markProcessed([id])
+      t.same(await db.query('SELECT id FROM inbox WHERE id = $1::bigint', [id]), [], 'a processed item leaves the inbox')
     })
 
     t.test('ping answers while the database is open', async t => {
