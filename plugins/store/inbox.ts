@@ -27,7 +27,7 @@ export function createInboxStore (db: Db) {
       return db.query(`
         UPDATE inbox SET attempts = attempts + 1, next_attempt_at = now() + make_interval(secs => $3)
         WHERE id IN (
-          SELECT id FROM inbox WHERE source = $1 AND processed_at IS NULL AND parked_at IS NULL AND next_attempt_at <= now()
+          SELECT id FROM inbox WHERE source = $1 AND parked_at IS NULL AND next_attempt_at <= now()
           ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED
         )
         RETURNING id::text AS id, body, attempts`, [source, limit, leaseSeconds])
@@ -36,12 +36,12 @@ export function createInboxStore (db: Db) {
     /** Ends the leases a previous run of this process held: only safe where no other worker shares the inbox. */
     async releaseLeases (source: string): Promise<void> {
       if (!db.exclusive) return
-      await db.query('UPDATE inbox SET next_attempt_at = now() WHERE source = $1 AND processed_at IS NULL AND parked_at IS NULL AND next_attempt_at > now()', [source])
+      await db.query('UPDATE inbox SET next_attempt_at = now() WHERE source = $1 AND parked_at IS NULL AND next_attempt_at > now()', [source])
     },
 
     /** Gives back items this worker claimed and will not process (it is stopping): due at once, attempt undone. */
     async release (ids: string[]): Promise<void> {
-      await db.query('UPDATE inbox SET next_attempt_at = now(), attempts = attempts - 1 WHERE id = ANY($1::bigint[]) AND processed_at IS NULL', [ids])
+      await db.query('UPDATE inbox SET next_attempt_at = now(), attempts = attempts - 1 WHERE id = ANY($1::bigint[])', [ids])
     },
 
     /**

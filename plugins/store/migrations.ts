@@ -195,10 +195,15 @@ export const MIGRATIONS: ReadonlyArray<{ version: number, sql: string }> = [
   },
   {
     version: 11,
-    // How many messages a conversation keeps, so only those past the limit are trimmed.
+    // How many messages a conversation keeps, so only those past the limit are trimmed. A processed item now
+    // leaves the inbox, so every row is unprocessed: processed_at and the rows it flagged go.
     sql: `
       ALTER TABLE conversations ADD COLUMN message_count integer NOT NULL DEFAULT 0;
       UPDATE conversations c SET message_count = (SELECT count(*) FROM messages m WHERE m.page_id = c.page_id AND m.psid = c.psid);
+      DELETE FROM inbox WHERE processed_at IS NOT NULL;
+      DROP INDEX inbox_due_idx;
+      ALTER TABLE inbox DROP COLUMN processed_at;
+      CREATE INDEX inbox_due_idx ON inbox (source, next_attempt_at, id) WHERE parked_at IS NULL;
     `
   }
 ]

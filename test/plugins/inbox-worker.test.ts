@@ -45,7 +45,7 @@ function harness (source: string, options: { holdMax?: number, vacuumEvery?: num
   }
 }
 const pending = async (source: string) => (await db.query<{ id: string, attempts: number, due: boolean }>(
-  'SELECT id::text AS id, attempts, next_attempt_at <= now() AS due FROM inbox WHERE source = $1 AND processed_at IS NULL ORDER BY id', [source]))
+  'SELECT id::text AS id, attempts, next_attempt_at <= now() AS due FROM inbox WHERE source = $1 ORDER BY id', [source]))
 const until = async (done: () => boolean) => { while (!done()) await new Promise(resolve => setTimeout(resolve, 10)) }
 
 t.test('a delivery it stored is applied from memory: stored claimed, never read back, invisible to other workers', async t => {

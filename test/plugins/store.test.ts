@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import t from 'tap'
 import { createCipher, parseEncryptionKeys } from '../../plugins/store/cipher.js'
+import { openPglite } from '../../plugins/store/db.js'
 import { createStore, openStore } from '../../plugins/store/index.js'
 import { migrate, MIGRATIONS } from '../../plugins/store/migrations.js'
 import { testBackends } from '../helper.js'
@@ -9,6 +10,25 @@ const key = randomBytes(32).toString('hex')
 
 const page = (id: string, tasks = ['MESSAGING']) => ({ id, name: `Page ${id}`, category: 'Shop', tasks, canMessage: tasks.includes('MESSAGING'), accessToken: `page-token-${id}` })
 const user = (id: string) => ({ id, name: `User ${id}`, accessToken: `user-token-${id}` })
+
+t.test('migration 11 on a store that ran 1-10: message counts backfilled, processed inbox items gone, the backlog kept', async t => {
+  const db = await openPglite()
+  t.teardown(() => db.close())
+  await db.exec('CREATE TABLE schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())')
+  for (const { version, sql } of MIGRATIONS.filter(migration => migration.version <= 10)) {
+    await db.exec(sql)
+    await db.query('INSERT INTO schema_migrations (version) VALUES ($1)', [version])
+  }
+  await db.exec(`
+    INSERT INTO conversations (page_id, psid) VALUES ('p', 'long'), ('p', 'short');
+    INSERT INTO messages (mid, page_id, psid, direction, text, at)
+      SELECT 'm' || n, 'p', CASE WHEN n <= 3 THEN 'long' ELSE 'short' END, 'in', 'hi', now() FROM generate_series(1, 4) n;
+    INSERT INTO inbox (source, body, processed_at) VALUES ('messenger', '{"done":1}', now()), ('messenger', '{"due":1}', NULL);
+  `)
+  t.same(await migrate(db), MIGRATIONS.filter(migration => migration.version > 10).map(({ version }) => version))
+  t.same(await db.query('SELECT psid, message_count FROM conversations ORDER BY psid'), [{ psid: 'long', message_count: 3 }, { psid: 'short', message_count: 1 }])
+  t.same(await db.query('SELECT body FROM inbox'), [{ body: '{"due":1}' }])
+})
 
 for (const backend of await testBackends(t)) {
   t.test(`store on ${backend.name}`, { skip: backend.skip ?? false }, async t => {

@@ -27,7 +27,7 @@ async function deliver (app: App, body: string) {
 }
 async function settled () {
   for (let i = 0; i < 100; i++) {
-    const [row] = await db.query<{ n: number }>('SELECT count(*)::integer AS n FROM inbox WHERE processed_at IS NULL AND parked_at IS NULL AND last_error IS NULL')
+    const [row] = await db.query<{ n: number }>('SELECT count(*)::integer AS n FROM inbox WHERE parked_at IS NULL AND last_error IS NULL')
     if (row!.n === 0) return
     await sleep(50)
   }

@@ -52,7 +52,7 @@ async function deliver (topic: string, payload: unknown, options: { shop?: strin
 }
 async function settled () {
   for (let i = 0; i < 100; i++) {
-    const [row] = await db.query<{ n: number }>("SELECT count(*)::integer AS n FROM inbox WHERE source = 'shopify' AND processed_at IS NULL AND parked_at IS NULL")
+    const [row] = await db.query<{ n: number }>("SELECT count(*)::integer AS n FROM inbox WHERE source = 'shopify' AND parked_at IS NULL")
     if (row!.n === 0) return
     await sleep(50)
   }
