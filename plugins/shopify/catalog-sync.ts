@@ -96,15 +96,17 @@ export interface SyncDependencies {
   signal?: AbortSignal
 }
 
+/** The deps' wait, or a sleep that a closing server cuts short (it does not wait out a backoff). */
+const waiter = ({ wait, signal }: SyncDependencies) => wait ?? ((ms: number) => sleep(ms, undefined, { signal }))
+
 /**
  * A GraphQL Admin API query with a token from the store (renewed when it expires soon): THROTTLED waits for the
  * bucket; 429, 5xx and timeouts are retried with Retry-After or backoff, a bounded number of times; a 401
  * marks the shop needs_reconnect.
  */
 async function adminQuery (shop: string, deps: SyncDependencies, graphqlQuery: string, variables: Record<string, unknown>): Promise<Answer> {
-  const { shopify, store, log, signal } = deps
-  // A closing server does not wait out a backoff: the sleep ends with the signal.
-  const wait = deps.wait ?? ((ms: number) => sleep(ms, undefined, { signal }))
+  const { shopify, store, log } = deps
+  const wait = waiter(deps)
   for (let attempt = 1; ; attempt++) {
     const token = await store.shops.accessToken(shop, refreshToken => shopify.refresh(shop, refreshToken))
     let answer: Answer
@@ -142,7 +144,7 @@ async function adminQuery (shop: string, deps: SyncDependencies, graphqlQuery: s
  */
 export async function syncCatalog (shop: string, deps: SyncDependencies): Promise<{ products: number, removed: number }> {
   const { store, log, signal } = deps
-  const wait = deps.wait ?? ((ms: number) => sleep(ms, undefined, { signal }))
+  const wait = waiter(deps)
   const started = new Date()
   let after: string | null = null
   let products = 0
