@@ -62,6 +62,23 @@ export async function seededDataDir (t: Test): Promise<string> {
   return dataDir
 }
 
+/**
+ * `db`, recording every delivery written to the inbox. A processed item leaves the inbox, so "nothing was
+ * stored" is checked on what was written, not on what is left.
+ */
+export function recordingInboxWrites (db: Db) {
+  const written: Array<{ source: string, body: string }> = []
+  const recording: Db = {
+    ...db,
+    async query<Row> (sql: string, params?: unknown[]) {
+      const rows = await db.query<Row>(sql, params)
+      if (sql.startsWith('INSERT INTO inbox')) written.push(...(params![1] as string[]).map((body, i) => ({ source: (params![0] as string[])[i]!, body })))
+      return rows
+    }
+  }
+  return { db: recording, written }
+}
+
 /** One in-memory, migrated PGlite per test file; closed when the file's tests end. */
 export async function testDb (t: Test): Promise<Db> {
   const db = await openPglite(undefined, await migratedSnapshot())

@@ -2,19 +2,9 @@ import { createHmac } from 'node:crypto'
 import fc from 'fast-check'
 import t from 'tap'
 import type { Db } from '../../plugins/store/db.js'
-import { APP_SECRET, build, testDb } from '../helper.js'
+import { APP_SECRET, build, recordingInboxWrites, testDb } from '../helper.js'
 
-const database = await testDb(t)
-// A processed item leaves the inbox, so what the webhook stores is watched as it is written.
-const stored: Array<{ source: string, body: string }> = []
-const db: Db = {
-  ...database,
-  async query<Row> (sql: string, params?: unknown[]) {
-    const rows = await database.query<Row>(sql, params)
-    if (sql.startsWith('INSERT INTO inbox')) stored.push(...(params![1] as string[]).map((body, i) => ({ source: (params![0] as string[])[i]!, body })))
-    return rows
-  }
-}
+const { db, written: stored } = recordingInboxWrites(await testDb(t))
 const VERIFY_TOKEN = 'verify-token-0123456789'
 const env = { MESSENGER_VERIFY_TOKEN: VERIFY_TOKEN }
 const sign = (body: string | Buffer) => `sha256=${createHmac('sha256', APP_SECRET).update(body).digest('hex')}`
