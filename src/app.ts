@@ -28,7 +28,7 @@ import shopifyWebhooks from '../plugins/shopify/webhooks.js'
 import stateToken from '../plugins/state-token.js'
 import store from '../plugins/store/index.js'
 import type { Db } from '../plugins/store/db.js'
-import { loggerOptions, RequestLogController } from './logger.js'
+import { childLoggerFactory, loggerOptions, RequestLogController } from './logger.js'
 
 export interface AppDependencies {
   /** Graph's dispatcher; by default the graph plugin opens its own pool */
@@ -99,6 +99,7 @@ export async function buildServer (config: Config, deps: AppDependencies = {}) {
   const fastify = Fastify({
     logger: loggerOptions(config.LOG_LEVEL, deps.logStream),
     logController: new RequestLogController(),
+    childLoggerFactory,
     trustProxy: trustedProxies.length > 0 ? trustedProxies : false,
     requestIdHeader: false,
     // A proxy's X-Request-Id is kept only when the peer is a trusted proxy; anything else gets a fresh id.

@@ -1,4 +1,4 @@
-import { type FastifyReply, type FastifyRequest, type FastifyServerOptions, LogController } from 'fastify'
+import { type FastifyBaseLogger, type FastifyReply, type FastifyRequest, type FastifyServerOptions, LogController } from 'fastify'
 import type { DestinationStream } from 'pino'
 
 // Keys that may hold a secret inside a logged object. The service logs paths, ids and error codes, never a
@@ -7,6 +7,10 @@ const SECRET_KEYS = ['access_token', 'client_secret', 'appsecret_proof', 'fb_exc
   'state', 'link', 'token', 'accessToken', 'authorization', 'cookie', 'set-cookie', 'next']
 
 const pathOf = (url: string) => url.split('?', 1)[0]
+
+const REQUEST_ID_LABEL = 'requestId'
+const REQUEST_ID = Symbol('requestId')
+type RequestLogger = FastifyBaseLogger & { [REQUEST_ID]?: string }
 
 export function loggerOptions (level: string, stream?: DestinationStream): FastifyServerOptions['logger'] {
   return {
@@ -19,6 +23,11 @@ export function loggerOptions (level: string, stream?: DestinationStream): Fasti
       ],
       censor: '[redacted]'
     },
+    // The request id joins each line as it is written (a child inherits it from its parent's prototype).
+    mixin: (_object, _level, logger) => {
+      const requestId = (logger as RequestLogger)[REQUEST_ID]
+      return requestId === undefined ? {} : { [REQUEST_ID_LABEL]: requestId }
+    },
     serializers: {
       // The path only: the query of /connect, /facebook/login and /facebook/callback carries links, codes and states.
       req: request => ({ method: request.method, path: pathOf(request.url) })
@@ -29,7 +38,7 @@ export function loggerOptions (level: string, stream?: DestinationStream): Fasti
 /** One line per request, when it completes, with the path and never the query. */
 export class RequestLogController extends LogController {
   constructor () {
-    super({ requestIdLogLabel: 'requestId' })
+    super({ requestIdLogLabel: REQUEST_ID_LABEL })
   }
 
   override incomingRequest () {}
@@ -42,4 +51,14 @@ export class RequestLogController extends LogController {
     if (error == null) reply.log.info(line, 'request completed')
     else reply.log.error({ ...line, err: error }, 'request errored')
   }
+}
+
+/**
+ * Each request's child logger, without bindings: pino runs the wildcard redaction over a child's bindings
+ * when it is made, ~6 µs per request whether or not the request logs anything; the mixin adds the id instead.
+ */
+export const childLoggerFactory: FastifyServerOptions['childLoggerFactory'] = (logger, bindings, options) => {
+  const child: RequestLogger = logger.child({}, options)
+  child[REQUEST_ID] = bindings[REQUEST_ID_LABEL] as string
+  return child
 }
