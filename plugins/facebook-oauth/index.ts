@@ -34,13 +34,14 @@ const facebookOauth: FastifyPluginAsyncTypebox = async (fastify) => {
     code_challenge_method: 'S256'
   }).toString().replaceAll('+', '%20')
 
-  fastify.get('/login', { schema: { querystring: LoginQuery }, onRequest: fastify.clientRateLimit }, async (request, reply) => {
+  // Not async: nothing to wait for, and the login is the service's hot path.
+  fastify.get('/login', { schema: { querystring: LoginQuery }, onRequest: fastify.clientRateLimit }, (request, reply) => {
     const link = verifyConnectLink(fastify, request.query.link)
     const { binding: challenge } = binding.start(reply)
     const state = stateToken.issue('facebook', link.workspace, { ttlSeconds: config.STATE_TOKEN_TTL_SECONDS, binding: challenge, linkExp: link.exp })
     const rerequest = request.query.rerequest === '1' ? '&auth_type=rerequest' : ''
     // state and code_challenge are base64url and dots: already URL-safe.
-    return reply
+    reply
       .header('cache-control', 'no-store')
       .redirect(`${dialogPrefix}&state=${state}&code_challenge=${challenge}${rerequest}`, 302)
   })
