@@ -32,31 +32,40 @@ const HAS_BINDING = 1
 const HAS_LINK_EXP = 2
 const HAS_SHOP = 4
 const MAX_UINT32 = 0xffff_ffff
+// base64url lengths of the 16-byte nonce and the 32-byte binding
+const NONCE_TEXT = 22
+const BINDING_TEXT = 43
 
 export function encodeClaims (claims: Claims): Buffer {
-  const binding = claims.binding === undefined ? undefined : Buffer.from(claims.binding, 'base64url')
-  if (binding !== undefined && binding.length !== 32) throw new Error('binding must be 32 bytes')
-  if (claims.shop !== undefined && !SHOP.test(claims.shop)) throw new Error('invalid shop')
-  if (!WORKSPACE.test(claims.workspace) && !(claims.workspace === '' && claims.shop !== undefined)) throw new Error('invalid workspace')
-  for (const time of [claims.iat, claims.exp, claims.linkExp ?? 0]) {
+  const { binding, linkExp, shop, workspace } = claims
+  if (claims.nonce.length !== NONCE_TEXT) throw new Error('nonce must be 16 bytes')
+  if (binding !== undefined && binding.length !== BINDING_TEXT) throw new Error('binding must be 32 bytes')
+  if (shop !== undefined && !SHOP.test(shop)) throw new Error('invalid shop')
+  if (!WORKSPACE.test(workspace) && !(workspace === '' && shop !== undefined)) throw new Error('invalid workspace')
+  for (const time of [claims.iat, claims.exp, linkExp ?? 0]) {
     if (!Number.isInteger(time) || time < 0 || time > MAX_UINT32) throw new Error('times must be uint32 seconds')
   }
-  const shopBytes = claims.shop === undefined ? 0 : 1 + claims.shop.length
-  const out = Buffer.alloc(HEADER + (binding === undefined ? 0 : 32) + (claims.linkExp === undefined ? 0 : 4) + shopBytes + claims.workspace.length)
+  const length = HEADER + (binding === undefined ? 0 : 32) + (linkExp === undefined ? 0 : 4) + (shop === undefined ? 0 : 1 + shop.length) + workspace.length
+  // From Buffer's pool, not zeroed: every byte is written below, and a short write throws.
+  const out = Buffer.allocUnsafe(length)
   out[0] = VERSION
   out[1] = TOKEN_KINDS.indexOf(claims.kind)
   out.writeUInt32BE(claims.iat, 2)
   out.writeUInt32BE(claims.exp, 6)
-  Buffer.from(claims.nonce, 'base64url').copy(out, 10, 0, 16)
-  out[26] = (binding === undefined ? 0 : HAS_BINDING) | (claims.linkExp === undefined ? 0 : HAS_LINK_EXP) | (claims.shop === undefined ? 0 : HAS_SHOP)
+  if (out.write(claims.nonce, 10, 16, 'base64url') !== 16) throw new Error('nonce must be 16 bytes')
+  out[26] = (binding === undefined ? 0 : HAS_BINDING) | (linkExp === undefined ? 0 : HAS_LINK_EXP) | (shop === undefined ? 0 : HAS_SHOP)
   let at = HEADER
-  if (binding !== undefined) at += binding.copy(out, at)
-  if (claims.linkExp !== undefined) at = out.writeUInt32BE(claims.linkExp, at)
-  if (claims.shop !== undefined) {
-    out[at++] = claims.shop.length
-    at += out.write(claims.shop, at, 'latin1')
+  if (binding !== undefined) {
+    if (out.write(binding, at, 32, 'base64url') !== 32) throw new Error('binding must be 32 bytes')
+    at += 32
   }
-  out.write(claims.workspace, at, 'latin1')
+  if (linkExp !== undefined) at = out.writeUInt32BE(linkExp, at)
+  if (shop !== undefined) {
+    out[at++] = shop.length
+    at += out.write(shop, at, 'latin1')
+  }
+  at += out.write(workspace, at, 'latin1')
+  if (at !== length) throw new Error('claims did not fill the payload')
   return out
 }
 

@@ -2,7 +2,7 @@ import fc from 'fast-check'
 import { createHmac } from 'node:crypto'
 import t from 'tap'
 import { decodeClaims, encodeClaims } from '../../plugins/state-token-codec.js'
-import { issueToken as issueWith, signingKeys, StateTokenError, verifyToken as verifyWith } from '../../plugins/state-token.js'
+import { type Claims, issueToken as issueWith, rememberSigned, signingKeys, StateTokenError, verifyToken as verifyWith } from '../../plugins/state-token.js'
 
 const SECRET = 'a'.repeat(32)
 const OTHER = 'b'.repeat(32)
@@ -110,6 +110,12 @@ t.test('the payload codec round-trips and refuses what it cannot encode', async 
   t.throws(() => encodeClaims({ ...claims, workspace: 'Bad' }))
   t.throws(() => encodeClaims({ ...claims, exp: 2 ** 32 }))
   t.throws(() => encodeClaims({ ...claims, binding: 'short' }))
+  t.throws(() => encodeClaims({ ...claims, binding: 'b'.repeat(42) + '!' }), 'a binding that decodes short')
+  t.throws(() => encodeClaims({ ...claims, nonce: 'A'.repeat(23) }), 'a nonce of another length')
+  t.throws(() => encodeClaims({ ...claims, nonce: 'A'.repeat(21) + '*' }), 'a nonce that decodes short')
+  // The buffer comes from a pool that is not zeroed: stale bytes must not reach a token.
+  const payloads = Array.from({ length: 50 }, (_, i) => encodeClaims({ ...claims, workspace: 'w'.repeat(1 + i) }))
+  t.ok(payloads.every((payload, i) => payload.equals(encodeClaims({ ...claims, workspace: 'w'.repeat(1 + i) }))), 'the same claims encode to the same bytes')
 })
 
 t.test('a Shopify state carries its shop, with or without a workspace', async t => {
@@ -138,4 +144,23 @@ t.test('10,000+ random or mutated tokens: none accepted', async t => {
   t.comment(`fast-check: ${tried} random or mutated tokens tried, ${accepted} accepted`)
   t.equal(tried, numRuns)
   t.equal(accepted, 0)
+})
+
+t.test('rememberSigned asks once per accepted token, every time for a refused one, and forgets the oldest past its size', async t => {
+  const asked: string[] = []
+  const signed = rememberSigned(token => {
+    asked.push(token)
+    if (token.startsWith('bad')) throw new StateTokenError('signature')
+    return { kind: 'connect', workspace: token, iat: NOW, exp: NOW + 60, nonce: 'A'.repeat(22) }
+  }, 2)
+  const claims: Claims = signed('one')
+  t.equal(signed('one'), claims, 'the same claims, remembered')
+  t.ok(Object.isFrozen(claims), 'shared, so frozen')
+  t.throws(() => signed('bad'))
+  t.throws(() => signed('bad'))
+  signed('two')
+  signed('three')
+  signed('three')
+  signed('one')
+  t.same(asked, ['one', 'bad', 'bad', 'two', 'three', 'one'], 'one was forgotten when three came')
 })

@@ -69,15 +69,17 @@ t.test('without a valid link: 403, no cookie, no redirect', async t => {
     'a state used as a link': `/facebook/login?link=${facebookState}`,
     'an oversize link': `/facebook/login?link=${'a'.repeat(5000)}`
   }
-  for (const [name, url] of Object.entries(cases)) {
+  // Twice: a link that verified once is remembered, and a refusal must not become an acceptance the second time.
+  for (const [name, url] of [...Object.entries(cases), ...Object.entries(cases)]) {
     const res = await app.inject({ url })
     t.equal(res.statusCode, name === 'an oversize link' ? 400 : 403, name)
     t.equal(res.headers['set-cookie'], undefined, `${name}: no cookie`)
     t.equal(res.headers.location, undefined)
   }
+  t.equal((await app.inject({ url: `/facebook/login?link=${expiring}` })).statusCode, 302, 'the expiring link, while it lasts')
   clock = now + 61_000
   const expired = await app.inject({ url: `/facebook/login?link=${expiring}` })
-  t.equal(expired.statusCode, 403, 'an expired link')
+  t.equal(expired.statusCode, 403, 'an expired link, though it verified before')
   t.match(expired.json().message, /new link/)
 })
 
