@@ -7,6 +7,7 @@ import autocannon from 'autocannon'
 import { Agent, request } from 'undici'
 import { startFacebookEmulator } from '../test/emulator/facebook.js'
 import { startShopifyEmulator } from '../test/emulator/shopify.js'
+import { issueToken, signingKeys } from '../plugins/state-token.js'
 import { timeCatalogSync, timeSearches, timeStoreSearches } from './shopify.js'
 import { countProcessed, postDeliveries, signedDeliveries, streamDeliveries, waitForConversation } from './webhook.js'
 
@@ -28,6 +29,9 @@ const SERVICE_FLAGS = ['--max-old-space-size=96']
 const APP_ID = '123456789012345'
 const APP_SECRET = 'bench-app-secret-0123456789abcdef'
 const ADMIN = 'bench-admin-token-0123456789abcdef0123456789'
+const STATE_SECRET = 'bench-state-secret-0123456789abcdef0123456789'
+// Twice as many links as the service remembers, requested in turn: every login verifies its link's signature.
+const FRESH_LINKS = 2048
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
 const percentile = (values: number[], p: number) => {
@@ -64,8 +68,11 @@ async function rssMb (child: ChildProcess): Promise<number> {
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024
 }
 
-async function loginRun (target: Target) {
-  const result = await autocannon({ url: `${target.base}${target.loginPath}`, connections: 32, duration: LOGIN_SECONDS })
+/** `paths`, when given, are requested in turn instead of the target's one login path. */
+async function loginRun (target: Target, paths?: string[]) {
+  let next = 0
+  const requests = paths === undefined ? undefined : [{ setupRequest: (req: autocannon.Request) => ({ ...req, path: paths[next++ % paths.length]! }) }]
+  const result = await autocannon({ url: `${target.base}${target.loginPath}`, connections: 32, duration: LOGIN_SECONDS, ...(requests === undefined ? {} : { requests }) })
   const wrong = Object.entries(result.statusCodeStats ?? {}).filter(([code]) => code !== '302').reduce((sum, [, stat]) => sum + (stat.count ?? 0), 0)
   return { rps: result.requests.average, p99: result.latency.p99, errors: result.errors + result.timeouts + wrong }
 }
@@ -109,7 +116,7 @@ const serviceEnv = (extra: Record<string, string>, port: number): Record<string,
   FACEBOOK_REDIRECT_URI: `http://127.0.0.1:${port}/facebook/callback`,
   FACEBOOK_GRAPH_URL: emulator.url,
   FACEBOOK_DIALOG_URL: emulator.url,
-  STATE_TOKEN_SECRET: 'bench-state-secret-0123456789abcdef0123456789',
+  STATE_TOKEN_SECRET: STATE_SECRET,
   TOKEN_ENCRYPTION_KEY: 'ab'.repeat(32),
   ADMIN_API_TOKEN: ADMIN,
   RATE_LIMIT_MAX: '0',
@@ -136,10 +143,16 @@ const ceiling = await launch('bare Fastify 302 (ceiling)', 'dist/bench/ceiling.j
 const oauth2 = await launch('@fastify/oauth2 Facebook preset', 'dist/bench/oauth2-app.js',
   () => ({ EMULATOR_URL: emulator.url, FACEBOOK_APP_ID: APP_ID, FACEBOOK_APP_SECRET: APP_SECRET }), '/login/facebook', '/login/facebook')
 
+const linkKeys = signingKeys([STATE_SECRET])
+const freshLinkPaths = Array.from({ length: FRESH_LINKS }, () =>
+  `/facebook/login?link=${issueToken(linkKeys, 'connect', 'bench', { ttlSeconds: 3600 }, Math.floor(Date.now() / 1000))}`)
+const freshLinks = { ...service, name: `service, a link not seen before on each login (${FRESH_LINKS} in turn)` }
+
 const login: Record<string, Array<Awaited<ReturnType<typeof loginRun>>>> = {}
 const flow: Record<string, Array<Awaited<ReturnType<typeof flowRun>>>> = {}
 for (let round = 0; round < REPEATS; round++) {
   for (const target of [service, ceiling, oauth2]) (login[target.name] ??= []).push(await loginRun(target))
+  ;(login[freshLinks.name] ??= []).push(await loginRun(freshLinks, freshLinkPaths))
   for (const target of [service, oauth2]) (flow[target.name] ??= []).push(await flowRun(target, 'application/json'))
 }
 const rss: Record<string, number> = { 'service (PGlite), first start, after initdb': firstStartRss, 'service (PGlite)': await rssMb(service.child) }
@@ -201,19 +214,20 @@ const flowRow = (name: string) => {
   const runs = flow[name]!
   return { flows: median(runs.map(r => r.flows)), p50: median(runs.map(r => r.p50)), p99: median(runs.map(r => r.p99)), errors: runs.reduce((sum, r) => sum + r.errors, 0) }
 }
-const [s, c, o] = [loginRow(service.name), loginRow(ceiling.name), loginRow(oauth2.name)]
+const [s, f, c, o] = [loginRow(service.name), loginRow(freshLinks.name), loginRow(ceiling.name), loginRow(oauth2.name)]
 const lines = [
   `# bench ${new Date().toISOString()} — node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}; medians of ${REPEATS} interleaved runs`,
   '',
   `## GET /facebook/login (autocannon, 32 connections, ${LOGIN_SECONDS} s a run)`,
   '| target | req/s | p99 ms | errors |',
   '|---|---|---|---|',
-  ...[[service.name, s], [ceiling.name, c], [oauth2.name, o]].map(([name, row]) => {
+  ...[[`${service.name}, one link`, s], [freshLinks.name, f], [ceiling.name, c], [oauth2.name, o]].map(([name, row]) => {
     const r = row as typeof s
     return `| ${name as string} | ${r.rps.toFixed(0)} | ${r.p99} | ${r.errors} |`
   }),
   '',
-  `service / ceiling = ${(s.rps / c.rps).toFixed(2)}; service / @fastify/oauth2 = ${(s.rps / o.rps).toFixed(2)}`,
+  `service / ceiling = ${(s.rps / c.rps).toFixed(2)}; service / @fastify/oauth2 = ${(s.rps / o.rps).toFixed(2)}; ` +
+    `with a link not seen before / @fastify/oauth2 = ${(f.rps / o.rps).toFixed(2)}`,
   '',
   `## Full flow: login -> emulator dialog -> callback (${FLOW_CLIENTS} concurrent clients, ${FLOW_SECONDS} s a run)`,
   '| target | flows/s | callback p50 ms | callback p99 ms | errors |',
