@@ -82,8 +82,8 @@ function checkClaims (claims: Claims, kind: TokenKind, nowSeconds: number): Clai
 }
 
 /**
- * `signed`, remembering the claims of the last `max` tokens it accepted. A token's signature and payload never
- * change their verdict, so a remembered token costs a lookup; what a refused token costs is not remembered.
+ * `signed`, remembering the claims of the last `max` tokens it accepted: a token's signature and payload never
+ * change their verdict, so a remembered token costs a lookup. A refused token is checked again each time.
  */
 export function rememberSigned (signed: (token: string) => Claims, max: number): (token: string) => Claims {
   const remembered = new Map<string, Claims>()
