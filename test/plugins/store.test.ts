@@ -7,6 +7,8 @@ import { migrate, MIGRATIONS } from '../../plugins/store/migrations.js'
 import { testBackends } from '../helper.js'
 
 const key = randomBytes(32).toString('hex')
+// Before the first t.test: a subtest that ends while this file still awaits can end the file's root test.
+const backends = await testBackends(t)
 
 const page = (id: string, tasks = ['MESSAGING']) => ({ id, name: `Page ${id}`, category: 'Shop', tasks, canMessage: tasks.includes('MESSAGING'), accessToken: `page-token-${id}` })
 const user = (id: string) => ({ id, name: `User ${id}`, accessToken: `user-token-${id}` })
@@ -30,7 +32,7 @@ t.test('migration 11 on a store that ran 1-10: message counts backfilled, proces
   t.same(await db.query('SELECT body FROM inbox'), [{ body: '{"due":1}' }])
 })
 
-for (const backend of await testBackends(t)) {
+for (const backend of backends) {
   t.test(`store on ${backend.name}`, { skip: backend.skip ?? false }, async t => {
     const db = backend.db!
     const { store } = await openStore({ db, encryptionKeys: key })
