@@ -53,6 +53,23 @@ export function createStore (db: Db, cipher: Cipher) {
       }
     },
 
+    /**
+     * The keys that make a redelivered webhook a no-op matter while its sender retries (Shopify 8 times over 4 hours;
+     * Meta gives up on a failing webhook after 8 hours): older than `days`, they are deleted. Shopify's compliance
+     * requests (customers/*) stay, as the record of what was asked. Returns how many keys went.
+     */
+    async forgetDeliveryKeys (days: number): Promise<number> {
+      const [row] = await db.query<{ forgotten: number }>(`
+        WITH events AS (DELETE FROM messenger_events WHERE at < now() - make_interval(days => $1) RETURNING 1),
+          webhooks AS (DELETE FROM shopify_webhooks WHERE received_at < now() - make_interval(days => $1)
+            AND topic NOT LIKE 'customers/%' RETURNING 1)
+        SELECT ((SELECT count(*) FROM events) + (SELECT count(*) FROM webhooks))::integer AS forgotten`, [days])
+      const forgotten = row!.forgotten
+      // The embedded store has no autovacuum: without it, the deleted rows' space would never be reused.
+      if (forgotten > 0 && db.exclusive) await db.exec('VACUUM messenger_events, shopify_webhooks')
+      return forgotten
+    },
+
     async ping (): Promise<void> {
       await db.query('SELECT 1')
     },
@@ -241,8 +258,10 @@ declare module 'fastify' {
   }
 }
 
+const DELIVERY_KEY_DAYS = 7
+
 /** With `db` given (tests share one per file), the caller owns and closes it. */
-export default fp<{ db?: Db }>(async (fastify, { db: sharedDb }) => {
+export default fp<{ db?: Db, housekeepingMs?: number }>(async (fastify, { db: sharedDb, housekeepingMs = 3_600_000 }) => {
   const { config } = fastify
   const { db, store } = await openStore({
     encryptionKeys: config.TOKEN_ENCRYPTION_KEY,
@@ -253,5 +272,12 @@ export default fp<{ db?: Db }>(async (fastify, { db: sharedDb }) => {
     onIdleError: err => fastify.log.warn({ err }, 'an idle database connection failed')
   })
   fastify.decorate('store', store)
-  if (sharedDb === undefined) fastify.addHook('onClose', () => db.close())
+  // Every replica runs it; the result is the same.
+  const housekeeping = setInterval(() => {
+    store.forgetDeliveryKeys(DELIVERY_KEY_DAYS).catch(err => fastify.log.warn({ err }, 'old delivery keys not forgotten'))
+  }, housekeepingMs).unref()
+  fastify.addHook('onClose', async () => {
+    clearInterval(housekeeping)
+    if (sharedDb === undefined) await db.close()
+  })
 }, { name: 'store', dependencies: ['config'], fastify: '5.x' })

@@ -205,6 +205,14 @@ export const MIGRATIONS: ReadonlyArray<{ version: number, sql: string }> = [
       ALTER TABLE inbox DROP COLUMN processed_at;
       CREATE INDEX inbox_due_idx ON inbox (source, next_attempt_at, id) WHERE parked_at IS NULL;
     `
+  },
+  {
+    version: 12,
+    // Delivery keys are forgotten by age (the store's forgetDeliveryKeys).
+    sql: `
+      CREATE INDEX messenger_events_at_idx ON messenger_events (at);
+      CREATE INDEX shopify_webhooks_received_at_idx ON shopify_webhooks (received_at);
+    `
   }
 ]
 

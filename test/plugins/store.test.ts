@@ -1,10 +1,13 @@
 import { randomBytes } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
+import Fastify from 'fastify'
 import t from 'tap'
+import configPlugin from '../../plugins/config.js'
 import { createCipher, parseEncryptionKeys } from '../../plugins/store/cipher.js'
 import { openPglite } from '../../plugins/store/db.js'
-import { createStore, openStore } from '../../plugins/store/index.js'
+import storePlugin, { createStore, openStore } from '../../plugins/store/index.js'
 import { migrate, MIGRATIONS } from '../../plugins/store/migrations.js'
-import { testBackends } from '../helper.js'
+import { testBackends, testConfig, testDb } from '../helper.js'
 
 const key = randomBytes(32).toString('hex')
 // Before the first t.test: a subtest that ends while this file still awaits can end the file's root test.
@@ -30,6 +33,19 @@ t.test('migration 11 on a store that ran 1-10: message counts backfilled, proces
   t.same(await migrate(db), MIGRATIONS.filter(migration => migration.version > 10).map(({ version }) => version))
   t.same(await db.query('SELECT psid, message_count FROM conversations ORDER BY psid'), [{ psid: 'long', message_count: 3 }, { psid: 'short', message_count: 1 }])
   t.same(await db.query('SELECT body FROM inbox'), [{ body: '{"due":1}' }])
+})
+
+t.test('the store plugin forgets old delivery keys by itself', async t => {
+  const db = await testDb(t)
+  await db.exec("INSERT INTO messenger_events (key, kind, page_id, at) VALUES ('stale', 'postback', 'p', now() - interval '8 days')")
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(configPlugin, { config: testConfig() })
+  await app.register(storePlugin, { db, housekeepingMs: 20 })
+  await app.ready()
+  const stale = async () => (await db.query("SELECT key FROM messenger_events WHERE key = 'stale'")).length
+  for (let waited = 0; waited < 5000 && await stale() > 0; waited += 20) await sleep(20)
+  t.equal(await stale(), 0)
 })
 
 for (const backend of backends) {
@@ -109,6 +125,22 @@ for (const backend of backends) {
       t.equal(await claims(), db.exclusive, db.exclusive ? 'the embedded store gives the lease back' : 'PostgreSQL keeps it: another replica may hold it')
       await store.inbox.markProcessed([id])
       t.same(await db.query('SELECT id FROM inbox WHERE id = $1::bigint', [id]), [], 'a processed item leaves the inbox')
+    })
+
+    t.test('delivery keys older than a week are forgotten; Shopify compliance requests stay', async t => {
+      await db.exec(`
+        INSERT INTO messenger_events (key, kind, page_id, psid, at) VALUES
+          ('forget-old', 'postback', 'p', 's', now() - interval '8 days'), ('forget-recent', 'postback', 'p', 's', now() - interval '6 days');
+        INSERT INTO shopify_webhooks (webhook_id, shop, topic, received_at) VALUES
+          ('forget-old', 'a.myshopify.com', 'products/update', now() - interval '8 days'),
+          ('forget-recent', 'a.myshopify.com', 'products/update', now() - interval '1 day'),
+          ('forget-compliance', 'a.myshopify.com', 'customers/redact', now() - interval '30 days');
+      `)
+      t.ok(await store.forgetDeliveryKeys(7) >= 2, 'counted')
+      t.same(await db.query("SELECT key FROM messenger_events WHERE key LIKE 'forget-%'"), [{ key: 'forget-recent' }])
+      t.same(await db.query("SELECT webhook_id FROM shopify_webhooks WHERE webhook_id LIKE 'forget-%' ORDER BY webhook_id"),
+        [{ webhook_id: 'forget-compliance' }, { webhook_id: 'forget-recent' }])
+      t.equal(await store.forgetDeliveryKeys(7), 0, 'nothing left to forget')
     })
 
     t.test('ping answers while the database is open', async t => {
