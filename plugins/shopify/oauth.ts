@@ -10,7 +10,7 @@ import {
 import { escapeHtml, renderPage, wantsHtml } from '../html.js'
 import { type Claims, StateTokenError } from '../state-token.js'
 import { ShopifyCallTimeoutError, ShopifyError } from './client.js'
-import { checkSignedRedirect, queryHmacMatches } from './hmac.js'
+import { checkSignedRedirect } from './hmac.js'
 import { canonicalShop } from './shop-name.js'
 
 const param = Type.Optional(Type.String({ maxLength: 1024 }))
@@ -38,7 +38,10 @@ const shopifyOauth: FastifyPluginAsyncTypebox = async (fastify) => {
     if (link !== undefined) {
       ({ workspace, exp: linkExp } = verifyConnectLink(fastify, link))
     } else if (hmac !== undefined) {
-      if (!queryHmacMatches(secrets, queryPairs(request.url))) throw new ShopifySignatureError()
+      // As at the callback: a signed install URL is good for as long as a state would be, not forever.
+      const signed = checkSignedRedirect(secrets, queryPairs(request.url), Date.now() / 1000, config.STATE_TOKEN_TTL_SECONDS)
+      if (signed === 'signature') throw new ShopifySignatureError()
+      if (signed === 'expired') throw new ShopifyExpiredError()
     } else {
       throw new ShopifyEntryError()
     }
