@@ -16,6 +16,14 @@ export interface Db extends Queryable {
   close (): Promise<void>
 }
 
+/**
+ * Makes the space of deleted rows reusable on the embedded store, which has no autovacuum (its files would
+ * otherwise only grow). A no-op on PostgreSQL, whose autovacuum does it.
+ */
+export async function vacuumEmbedded (db: Db, tables: string[]): Promise<void> {
+  if (db.exclusive) await db.exec(`VACUUM ${tables.join(', ')}`)
+}
+
 function wrap (target: Pick<PGlite, 'query' | 'exec'>) {
   return {
     async query<Row> (sql: string, params?: unknown[]) {

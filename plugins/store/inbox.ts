@@ -1,4 +1,4 @@
-import type { Db } from './db.js'
+import { type Db, vacuumEmbedded } from './db.js'
 import { createInboxWriter } from './inbox-writer.js'
 
 const MAX_ATTEMPTS = 5
@@ -52,12 +52,9 @@ export function createInboxStore (db: Db) {
       await db.query('DELETE FROM inbox WHERE id = ANY($1::bigint[])', [ids])
     },
 
-    /**
-     * The embedded store has no autovacuum: without this, the space of processed items would never be reused
-     * and the inbox's file would grow with every delivery. PostgreSQL's autovacuum does it there.
-     */
+    /** Without it the embedded store's inbox file would grow with every delivery processed. */
     async vacuum (): Promise<void> {
-      if (db.exclusive) await db.exec('VACUUM inbox')
+      await vacuumEmbedded(db, ['inbox'])
     },
 
     /** Backs off exponentially, then parks the item with its error after MAX_ATTEMPTS. */

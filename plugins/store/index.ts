@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import fp from 'fastify-plugin'
 import { type Cipher, createCipher, parseEncryptionKeys } from './cipher.js'
-import { type Db, openPglite, openPostgres } from './db.js'
+import { type Db, openPglite, openPostgres, vacuumEmbedded } from './db.js'
 import { createCatalogStore } from './catalog.js'
 import { createInboxStore } from './inbox.js'
 import { createShopStore, shopTokenAad } from './shops.js'
@@ -65,8 +65,7 @@ export function createStore (db: Db, cipher: Cipher) {
             AND topic NOT LIKE 'customers/%' RETURNING 1)
         SELECT ((SELECT count(*) FROM events) + (SELECT count(*) FROM webhooks))::integer AS forgotten`, [days])
       const forgotten = row!.forgotten
-      // The embedded store has no autovacuum: without it, the deleted rows' space would never be reused.
-      if (forgotten > 0 && db.exclusive) await db.exec('VACUUM messenger_events, shopify_webhooks')
+      if (forgotten > 0) await vacuumEmbedded(db, ['messenger_events', 'shopify_webhooks'])
       return forgotten
     },
 
