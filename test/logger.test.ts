@@ -25,7 +25,7 @@ t.test('lines logged during a request carry its id, from a child of its logger t
   t.same(byMessage('worked').map(line => line.requestId), ids)
   t.equal(byMessage('worked')[0]!.pageId, '42')
   t.same(byMessage('request completed').map(line => line.requestId), ids)
-  t.same(byMessage('request completed')[0], { ...byMessage('request completed')[0], path: '/work', statusCode: 200 }, 'the path, not the query')
+  t.has(byMessage('request completed')[0], { path: '/work', statusCode: 200 }, 'the path, not the query')
   t.notOk('requestId' in byMessage('not a request')[0]!, 'no id outside a request')
 })
 
