@@ -7,7 +7,6 @@ RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json ./
 COPY src ./src
 COPY plugins ./plugins
-COPY test/emulator ./test/emulator
 RUN npx tsc -p tsconfig.json && npm prune --omit=dev
 
 FROM node:24-slim

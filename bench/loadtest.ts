@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import autocannon from 'autocannon'
 import { request } from 'undici'
-import { startFacebookEmulator } from '../test/emulator/facebook.js'
+import { startFacebookEmulator } from '../tools/emulator/facebook.js'
 
 /** `npm run loadtest`: 100 connections for LOADTEST_SECONDS (60) over login, invalid-state callbacks and /healthz. */
 const SECONDS = Number(process.env.LOADTEST_SECONDS ?? 60)

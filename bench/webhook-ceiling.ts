@@ -1,5 +1,5 @@
 import Fastify from 'fastify'
-import { signatureMatches } from '../plugins/messenger/index.js'
+import { signatureMatches } from '../plugins/messenger/webhook.js'
 
 /** The webhook's ceiling: a bare Fastify app that checks the signature over the raw body and stores nothing. */
 const appSecret = process.env.APP_SECRET!

@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from '../plugins/config.js'
+import { ConfigError, loadConfig } from '../plugins/core/config.js'
 import { openStore } from '../plugins/store/index.js'
 
 /** Re-seals every stored token under the first TOKEN_ENCRYPTION_KEY, so older keys can be dropped. */

@@ -1,5 +1,5 @@
 import closeWithGrace from 'close-with-grace'
-import { ConfigError, loadConfig } from '../plugins/config.js'
+import { ConfigError, loadConfig } from '../plugins/core/config.js'
 import { buildServer } from './app.js'
 
 let config

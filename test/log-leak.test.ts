@@ -1,6 +1,6 @@
 import t from 'tap'
 import { request } from 'undici'
-import { startFacebookEmulator } from './emulator/facebook.js'
+import { startFacebookEmulator } from '../tools/emulator/facebook.js'
 import { browser } from './http-client.js'
 import { APP_ID, build, freePort, logCapture, testDb, testEnv } from './helper.js'
 

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto'
 import t from 'tap'
 import { createCipher, parseEncryptionKeys } from '../plugins/store/cipher.js'
 import { openStore } from '../plugins/store/index.js'
-import { notificationTokenAad } from '../plugins/store/messenger.js'
+import { notificationTokenAad } from '../plugins/store/conversations.js'
 import { seededDataDir, testEnv } from './helper.js'
 
 t.test('npm run reencrypt re-seals every token under the first key, so the old key can go', async t => {

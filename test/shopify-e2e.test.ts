@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { request } from 'undici'
-import { startShopifyEmulator } from './emulator/shopify.js'
+import { startShopifyEmulator } from '../tools/emulator/shopify.js'
 import { browser } from './http-client.js'
 import { ADMIN_TOKEN, build, freePort, testDb } from './helper.js'
 

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
 import { request } from 'undici'
-import { startFacebookEmulator } from './emulator/facebook.js'
+import { startFacebookEmulator } from '../tools/emulator/facebook.js'
 import { browser } from './http-client.js'
 import { ADMIN_TOKEN, APP_ID, APP_SECRET, freePort, seededDataDir } from './helper.js'
 import { spawnService } from './service-process.js'

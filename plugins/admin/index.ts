@@ -1,13 +1,13 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
-import { connectPageUrl } from '../connect-link.js'
+import { connectPageUrl } from '../tokens/connect-link.js'
 import createError from '@fastify/error'
-import { PageNotFoundError, UnauthorizedError, UpstreamFailedError } from '../errors.js'
-import { subscribePages, unsubscribePage } from '../messenger/subscriptions.js'
+import { PageNotFoundError, UnauthorizedError, UpstreamFailedError } from '../core/errors.js'
+import { subscribePages, unsubscribePage } from '../facebook/page-subscriptions.js'
 import adminShops from './shops.js'
 
 const InvalidCursorError = createError('MSB_INVALID_CURSOR', 'The cursor is not one this API gave out.', 400)
-import { WORKSPACE_PATTERN } from '../state-token.js'
+import { WORKSPACE_PATTERN } from '../tokens/state-token.js'
 
 const WorkspaceParams = Type.Object({ workspace: Type.String({ pattern: WORKSPACE_PATTERN }) })
 const PageParams = Type.Object({

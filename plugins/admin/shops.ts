@@ -1,8 +1,8 @@
 import createError from '@fastify/error'
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
-import { ShopInvalidError } from '../errors.js'
+import { ShopInvalidError } from '../core/errors.js'
 import { canonicalShop } from '../shopify/shop-name.js'
-import { WORKSPACE_PATTERN } from '../state-token.js'
+import { WORKSPACE_PATTERN } from '../tokens/state-token.js'
 
 const NoShopError = createError('MSB_SHOP_NOT_FOUND', 'This workspace has no Shopify store.', 404)
 const NotInstalledError = createError('MSB_SHOP_NOT_INSTALLED', 'The app is not installed on this store: the owner installs it first.', 404)

@@ -1,7 +1,7 @@
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
-import { csvList } from '../config.js'
-import { verifyConnectLink } from '../connect-link.js'
-import { escapeHtml, renderPage } from '../html.js'
+import { csvList } from '../core/config.js'
+import { verifyConnectLink } from '../tokens/connect-link.js'
+import { escapeHtml, renderPage } from '../core/html.js'
 import type { PageSummary } from '../store/index.js'
 
 const ConnectQuery = Type.Object({

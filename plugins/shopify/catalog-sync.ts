@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Type } from '@sinclair/typebox'
 import type { FastifyBaseLogger } from 'fastify'
-import { checkerFor } from '../http-json.js'
+import { checkerFor } from '../core/http-json.js'
 import type { Product } from '../store/catalog.js'
 import type { Store } from '../store/index.js'
 import { ShopUnavailableError } from '../store/shops.js'

@@ -1,7 +1,7 @@
 import { type Static, type TSchema, Type } from '@sinclair/typebox'
 import { Agent, type Dispatcher, request } from 'undici'
-import type { Config } from '../config.js'
-import { checkerFor, isTimeout, readCapped, ResponseTooLargeError } from '../http-json.js'
+import type { Config } from '../core/config.js'
+import { checkerFor, isTimeout, readCapped, ResponseTooLargeError } from '../core/http-json.js'
 import { RefreshRefusedError, type ShopTokens } from '../store/shops.js'
 
 // A page of 250 products with their variants and capped descriptions stays well under this.

@@ -1,14 +1,14 @@
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
 import type { onRequestHookHandler } from 'fastify'
-import { bindingCookie } from '../browser-binding.js'
-import { csvList } from '../config.js'
-import { connectPageUrl, verifyConnectLink } from '../connect-link.js'
+import { bindingCookie } from '../tokens/browser-binding.js'
+import { csvList } from '../core/config.js'
+import { connectPageUrl, verifyConnectLink } from '../tokens/connect-link.js'
 import {
   ShopifyBrowserError, ShopifyCodeRejectedError, ShopifyEntryError, ShopifyExpiredError, ShopifyFailedError, ShopifyScopesError,
   ShopifySignatureError, ShopifyTimeoutError, ShopInvalidError
-} from '../errors.js'
-import { escapeHtml, renderPage, wantsHtml } from '../html.js'
-import { type Claims, StateTokenError } from '../state-token.js'
+} from '../core/errors.js'
+import { escapeHtml, renderPage, wantsHtml } from '../core/html.js'
+import { type Claims, StateTokenError } from '../tokens/state-token.js'
 import { ShopifyCallTimeoutError, ShopifyError } from './client.js'
 import { checkSignedRedirect } from './hmac.js'
 import { canonicalShop } from './shop-name.js'

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyBaseLogger } from 'fastify'
-import type { Config } from '../config.js'
+import type { Config } from '../core/config.js'
 import type { Store } from '../store/index.js'
 import type { ShopifyClient } from './client.js'
 

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises'
 import type { PGlite } from '@electric-sql/pglite'
 import pg from 'pg'
-import { StoreUnavailableError } from '../errors.js'
+import { StoreUnavailableError } from '../core/errors.js'
 
 export interface Queryable {
   query<Row = Record<string, unknown>> (sql: string, params?: unknown[]): Promise<Row[]>

@@ -5,7 +5,7 @@ import { type Db, openPglite, openPostgres, vacuumEmbedded } from './db.js'
 import { createCatalogStore } from './catalog.js'
 import { createInboxStore } from './inbox.js'
 import { createShopStore, shopTokenAad } from './shops.js'
-import { createMessengerStore, notificationTokenAad } from './messenger.js'
+import { createMessengerStore, notificationTokenAad } from './conversations.js'
 import { migrate } from './migrations.js'
 
 export type PageStatus = 'connected' | 'needs_reconnect'

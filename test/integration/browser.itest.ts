@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises'
 import t from 'tap'
 import { chromium, type Browser } from 'playwright-core'
-import { DEFAULT_PAGES, startFacebookEmulator } from '../emulator/facebook.js'
+import { DEFAULT_PAGES, startFacebookEmulator } from '../../tools/emulator/facebook.js'
 import { APP_ID, APP_SECRET, build, freePort, mintLink, testDb } from '../helper.js'
 
 /** Headless Chromium (Debian's package) clicking through the connect page, the emulator's dialog and the result. */

@@ -6,7 +6,7 @@ import { promisify } from 'node:util'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { request } from 'undici'
-import { startFacebookEmulator } from '../emulator/facebook.js'
+import { startFacebookEmulator } from '../../tools/emulator/facebook.js'
 import { browser } from '../http-client.js'
 import { ADMIN_TOKEN, APP_ID, APP_SECRET, freePort, testEnv } from '../helper.js'
 

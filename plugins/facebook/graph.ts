@@ -1,0 +1,142 @@
+import { createHmac } from 'node:crypto'
+import type { TSchema, Static } from '@sinclair/typebox'
+import fp from 'fastify-plugin'
+import { type Dispatcher, Pool, request } from 'undici'
+import { checkerFor, isTimeout, readCapped, ResponseTooLargeError } from '../core/http-json.js'
+
+const MAX_RESPONSE_BYTES = 1024 * 1024
+
+/** Graph answered with its error object; message and fields are Meta's, kept for logs, never sent to clients. */
+export class GraphError extends Error {
+  override name = 'GraphError'
+  constructor (
+    readonly status: number,
+    readonly code: number | undefined,
+    readonly subcode: number | undefined,
+    readonly type: string | undefined,
+    readonly fbtraceId: string | undefined,
+    message: string
+  ) {
+    super(message)
+  }
+}
+
+/** Graph could not be reached, failed, or answered something we cannot use. */
+export class GraphUnavailableError extends Error {
+  override name = 'GraphUnavailableError'
+}
+
+/** The call's own timeout or the caller's deadline passed. */
+export class GraphTimeoutError extends Error {
+  override name = 'GraphTimeoutError'
+}
+
+export interface GraphCall<T extends TSchema> {
+  params?: Record<string, string>
+  /** a user or Page access token: sent with its appsecret_proof */
+  token?: string
+  schema: T
+  signal?: AbortSignal
+}
+
+export interface GraphOptions {
+  baseUrl: string
+  version: string
+  appSecret: string
+  timeoutMs: number
+  dispatcher?: Dispatcher
+}
+
+function graphErrorFrom (status: number, parsed: unknown): GraphError | undefined {
+  const error = (parsed as { error?: Record<string, unknown> } | null)?.error
+  if (typeof error !== 'object' || error === null) return undefined
+  const num = (value: unknown) => typeof value === 'number' ? value : undefined
+  const str = (value: unknown) => typeof value === 'string' ? value : undefined
+  return new GraphError(status, num(error.code), num(error.error_subcode), str(error.type), str(error.fbtrace_id),
+    str(error.message) ?? 'Graph error')
+}
+
+export function createGraphClient (options: GraphOptions) {
+  const ownsDispatcher = options.dispatcher === undefined
+  const dispatcher = options.dispatcher ?? new Pool(options.baseUrl, {
+    connections: 128,
+    keepAliveTimeout: 30_000,
+    headersTimeout: options.timeoutMs,
+    bodyTimeout: options.timeoutMs,
+    connect: { timeout: options.timeoutMs }
+  })
+  const prefix = `${options.baseUrl}/${options.version}`
+
+  const appSecretProof = (token: string) => createHmac('sha256', options.appSecret).update(token).digest('hex')
+
+  async function send<T extends TSchema> (method: 'GET' | 'POST' | 'DELETE', path: string, call: GraphCall<T>): Promise<Static<T>> {
+    const query = new URLSearchParams(call.params)
+    if (call.token !== undefined) {
+      query.set('access_token', call.token)
+      query.set('appsecret_proof', appSecretProof(call.token))
+    }
+    const timeout = AbortSignal.timeout(options.timeoutMs)
+    const signal = call.signal === undefined ? timeout : AbortSignal.any([timeout, call.signal])
+    let text: string
+    let status: number
+    try {
+      const response = await request(`${prefix}${path}?${query}`, {
+        method,
+        dispatcher,
+        signal,
+        headersTimeout: options.timeoutMs,
+        bodyTimeout: options.timeoutMs,
+        headers: { accept: 'application/json' }
+      })
+      status = response.statusCode
+      text = await readCapped(response.body, MAX_RESPONSE_BYTES)
+    } catch (err) {
+      if (isTimeout(err, signal)) throw new GraphTimeoutError('Graph call timed out', { cause: err })
+      if (err instanceof ResponseTooLargeError) throw new GraphUnavailableError('Graph response exceeds the size cap', { cause: err })
+      throw new GraphUnavailableError('Graph unreachable', { cause: err })
+    }
+
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(text)
+    } catch {
+      throw new GraphUnavailableError(`Graph answered ${status} with a body that is not JSON`)
+    }
+    if (status >= 500) throw graphErrorFrom(status, parsed) ?? new GraphUnavailableError(`Graph answered ${status}`)
+    if (status >= 400) throw graphErrorFrom(status, parsed) ?? new GraphUnavailableError(`Graph answered ${status} without an error object`)
+    if (!checkerFor(call.schema).Check(parsed)) throw new GraphUnavailableError(`Graph answer to ${path} lacks expected fields`)
+    return parsed as Static<T>
+  }
+
+  async function close () {
+    if (ownsDispatcher) await dispatcher.close()
+  }
+
+  return {
+    get: <T extends TSchema>(path: string, call: GraphCall<T>) => send('GET', path, call),
+    post: <T extends TSchema>(path: string, call: GraphCall<T>) => send('POST', path, call),
+    delete: <T extends TSchema>(path: string, call: GraphCall<T>) => send('DELETE', path, call),
+    close
+  }
+}
+
+export type GraphClient = ReturnType<typeof createGraphClient>
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    graph: GraphClient
+  }
+}
+
+export default fp<{ dispatcher?: Dispatcher }>(async (fastify, { dispatcher }) => {
+  const { config } = fastify
+  const graph = createGraphClient({
+    baseUrl: config.FACEBOOK_GRAPH_URL,
+    version: config.GRAPH_API_VERSION,
+    appSecret: config.FACEBOOK_APP_SECRET,
+    timeoutMs: config.GRAPH_TIMEOUT_MS,
+    ...(dispatcher === undefined ? {} : { dispatcher })
+  })
+  fastify.decorate('graph', graph)
+  fastify.addHook('onClose', graph.close)
+}, { name: 'graph', dependencies: ['config'], fastify: '5.x' })

@@ -1,0 +1,44 @@
+import { Type } from '@sinclair/typebox'
+import type { FastifyBaseLogger } from 'fastify'
+import { GraphError, type GraphClient } from './graph.js'
+import type { Store } from '../store/index.js'
+
+export const SUBSCRIBED_FIELDS = 'messages,messaging_postbacks,message_reads,messaging_optins'
+const Success = Type.Object({ success: Type.Boolean() })
+const CONCURRENCY = 4
+
+/**
+ * Subscribes each Page to the app's webhook with its own token, a few at a time, and records the outcome; a
+ * failure for one Page does not stop the others, and a refused token (190) marks the Page needs_reconnect.
+ */
+export async function subscribePages (graph: GraphClient, store: Store, log: FastifyBaseLogger,
+  pages: Array<{ id: string, accessToken: string }>, signal?: AbortSignal): Promise<Map<string, boolean>> {
+  const outcome = new Map<string, boolean>()
+  const queue = [...pages]
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, queue.length) }, async () => {
+    for (let page = queue.shift(); page !== undefined; page = queue.shift()) {
+      let subscribed = false
+      try {
+        const answer = await graph.post(`/${page.id}/subscribed_apps`, {
+          params: { subscribed_fields: SUBSCRIBED_FIELDS }, token: page.accessToken, schema: Success, ...(signal === undefined ? {} : { signal })
+        })
+        subscribed = answer.success
+      } catch (err) {
+        log.warn({ err, pageId: page.id }, 'subscribing the Page to the webhook failed')
+        if (err instanceof GraphError && err.code === 190) await store.markNeedsReconnect(page.id)
+      }
+      if (subscribed) await store.setSubscribed(page.id, true)
+      outcome.set(page.id, subscribed)
+    }
+  }))
+  return outcome
+}
+
+/** Best effort before a Page is removed: a failure is logged and the removal goes on. */
+export async function unsubscribePage (graph: GraphClient, log: FastifyBaseLogger, pageId: string, token: string): Promise<void> {
+  try {
+    await graph.delete(`/${pageId}/subscribed_apps`, { token, schema: Success })
+  } catch (err) {
+    log.warn({ err, pageId }, 'unsubscribing the Page from the webhook failed')
+  }
+}

@@ -1,0 +1,98 @@
+import type { FastifyBaseLogger } from 'fastify'
+import { StoreUnavailableError } from '../core/errors.js'
+import { type InboxItem, type InboxStore, LEASE_SECONDS } from '../store/inbox.js'
+
+/**
+ * Works one source's inbox after the webhook has answered. A delivery this process stores is written already
+ * claimed and kept in memory, so the worker applies it without reading it back; the inbox is read for the
+ * rest (retries, a dead worker's items, overflow). Failures are retried with backoff and parked after the last
+ * attempt. A batch that fails is applied again item by item, so only the bad item is retried. `stop` waits for
+ * the current pass and gives back what it still held.
+ */
+export function startInboxWorker (options: {
+  inbox: InboxStore
+  source: string
+  log: FastifyBaseLogger
+  apply: (items: InboxItem[]) => Promise<void>
+  idleMs?: number
+  batch?: number
+  /** deliveries held in memory at most; past it they are stored unclaimed and read back later */
+  holdMax?: number
+  /** items between two vacuums of the inbox (a no-op where the database vacuums by itself) */
+  vacuumEvery?: number
+}) {
+  const { inbox, source, log, apply, idleMs = 500, batch = 50, holdMax = 2000, vacuumEvery = 10_000 } = options
+  let running = true
+  let timer: NodeJS.Timeout | undefined
+  let pass: Promise<number> | undefined
+  const held: InboxItem[] = []
+  let sinceVacuum = 0
+
+  async function drain (): Promise<number> {
+    const items = held.length > 0 ? held.splice(0, batch) : await inbox.claim(source, batch)
+    if (items.length === 0) return 0
+    try {
+      await apply(items)
+    } catch {
+      for (const item of items) {
+        try {
+          await apply([item])
+        } catch (err) {
+          const outcome = await inbox.fail(item.id, item.attempts, (err as Error).message)
+          log.warn({ err, source, inboxId: item.id, attempts: item.attempts, outcome }, 'inbox item failed')
+        }
+      }
+    }
+    sinceVacuum += items.length
+    if (sinceVacuum >= vacuumEvery) {
+      sinceVacuum = 0
+      await inbox.vacuum()
+    }
+    return items.length
+  }
+
+  function schedule (delay: number) {
+    if (!running) return
+    clearTimeout(timer)
+    timer = setTimeout(run, delay)
+    timer.unref()
+  }
+
+  function run () {
+    if (pass !== undefined) return
+    pass = drain().catch(err => { log.warn({ err, source }, 'inbox pass failed'); return 0 })
+    pass.then(claimed => {
+      pass = undefined
+      schedule(held.length > 0 || claimed === batch ? 0 : idleMs)
+    }, () => {})
+  }
+
+  // A run that died mid-batch left its items leased; with the embedded store they can only be ours.
+  pass = inbox.releaseLeases(source).then(() => 0, err => { log.warn({ err, source }, 'inbox leases not released'); return 0 })
+  pass.then(() => { pass = undefined; schedule(0) }, () => {})
+  return {
+    /**
+     * Stores a verified delivery before the webhook answers; if the write fails that answer is 503, so the
+     * sender delivers it again. Resolves with the inbox id once the row is committed.
+     */
+    async store (body: string): Promise<string> {
+      const hold = running && held.length < holdMax
+      let id: string
+      try {
+        id = await inbox.add(source, body, hold ? LEASE_SECONDS : 0)
+      } catch (err) {
+        throw new StoreUnavailableError({ cause: err })
+      }
+      if (hold) held.push({ id, body, attempts: 1 })
+      if (pass === undefined) schedule(0)
+      return id
+    },
+    async stop () {
+      running = false
+      clearTimeout(timer)
+      await pass
+      const unprocessed = held.splice(0).map(item => item.id)
+      if (unprocessed.length > 0) await inbox.release(unprocessed).catch(err => log.warn({ err, source }, 'inbox items not given back'))
+    }
+  }
+}

@@ -1,0 +1,117 @@
+import { spawnSync } from 'node:child_process'
+import { readFile } from 'node:fs/promises'
+import t from 'tap'
+import { ConfigError, ConfigSchema, loadConfig } from '../../../plugins/core/config.js'
+import { testEnv } from '../../helper.js'
+
+t.test('unset variables take their defaults and numbers are coerced', async t => {
+  const env = testEnv({ PORT: '8080' })
+  delete env.FACEBOOK_GRAPH_URL
+  delete env.FACEBOOK_DIALOG_URL
+  delete env.LOG_LEVEL
+  const config = loadConfig(env)
+  t.match(config, {
+    PUBLIC_BASE_URL: 'https://connect.example.com',
+    CONNECT_LINK_TTL_SECONDS: 86400,
+    FACEBOOK_SCOPES: 'pages_show_list,pages_messaging,pages_manage_metadata',
+    FACEBOOK_LOGIN_CONFIG_ID: '',
+    GRAPH_API_VERSION: 'v26.0',
+    FACEBOOK_GRAPH_URL: 'https://graph.facebook.com',
+    FACEBOOK_DIALOG_URL: 'https://www.facebook.com',
+    GRAPH_TIMEOUT_MS: 5000,
+    CALLBACK_TIMEOUT_MS: 8000,
+    STATE_TOKEN_TTL_SECONDS: 300,
+    DATA_DIR: './data',
+    PORT: 8080,
+    HOST: '0.0.0.0',
+    LOG_LEVEL: 'info',
+    RATE_LIMIT_MAX: 60,
+    RATE_LIMIT_WINDOW_MS: 60000,
+    TRUST_PROXY: '',
+    CORS_ORIGINS: ''
+  })
+  t.equal(loadConfig(testEnv({ PUBLIC_BASE_URL: 'https://bot.example.org' })).PUBLIC_BASE_URL, 'https://bot.example.org')
+})
+
+const refusals: Array<[string, string]> = [
+  ['FACEBOOK_APP_ID', '12345'],
+  ['FACEBOOK_APP_ID', 'abcdefghijklmnop'],
+  ['FACEBOOK_REDIRECT_URI', 'ftp://example.com/cb'],
+  ['FACEBOOK_REDIRECT_URI', '/facebook/callback'],
+  ['STATE_TOKEN_SECRET', 'too-short-secret'],
+  ['STATE_TOKEN_SECRET', `${'s'.repeat(32)},short-one`],
+  ['TOKEN_ENCRYPTION_KEY', 'not-a-key-at-all'],
+  ['ADMIN_API_TOKEN', 'short-admin-token'],
+  ['CONNECT_LINK_TTL_SECONDS', '0'],
+  ['GRAPH_API_VERSION', '26.0'],
+  ['GRAPH_TIMEOUT_MS', '0'],
+  ['CALLBACK_TIMEOUT_MS', 'soon'],
+  ['STATE_TOKEN_TTL_SECONDS', '0'],
+  ['PORT', '70000'],
+  ['LOG_LEVEL', 'loud'],
+  ['CORS_ORIGINS', 'https://*.example.com'],
+  ['RATE_LIMIT_MAX', '-1'],
+  ['FACEBOOK_SCOPES', 'pages messaging'],
+  ['PUBLIC_BASE_URL', 'https://example.com/with/path'],
+  ['SHOPIFY_API_VERSION', '2026-13'],
+  ['SHOPIFY_API_VERSION', 'unstable'],
+  ['SHOPIFY_SHOP_ORIGIN', 'https://shop.example.com'],
+  ['SHOPIFY_SCOPES', 'read products'],
+  ['SHOPIFY_REDIRECT_URI', 'shopify/callback']
+]
+
+for (const [name, value] of refusals) {
+  t.test(`${name}=${value} is refused with a message naming ${name} and not the value`, async t => {
+    const error = t.throws(() => loadConfig(testEnv({ [name]: value }))) as Error
+    t.type(error, ConfigError)
+    t.match(error.message, name)
+    t.notMatch(error.message, value)
+  })
+}
+
+t.test('the Shopify variables: none, or the key, the secret and the redirect URI of /shopify/callback together', async t => {
+  const shopify = { SHOPIFY_API_KEY: 'shopify-key', SHOPIFY_API_SECRET: 'shopify-secret', SHOPIFY_REDIRECT_URI: 'https://bot.example.org/shopify/callback' }
+  t.match(loadConfig(testEnv(shopify)), { ...shopify, SHOPIFY_SCOPES: 'read_products', SHOPIFY_API_VERSION: '2026-10', SHOPIFY_SHOP_ORIGIN: 'https://{shop}' })
+  t.equal(loadConfig(testEnv()).SHOPIFY_API_KEY, '', 'off by default')
+  const refused = (env: Record<string, string>, name: RegExp) => t.throws(() => loadConfig(testEnv(env)), { name: 'ConfigError', message: name })
+  refused({ SHOPIFY_API_KEY: 'shopify-key' }, /SHOPIFY_API_KEY and SHOPIFY_API_SECRET/)
+  refused({ SHOPIFY_API_SECRET: 'shopify-secret' }, /SHOPIFY_API_KEY and SHOPIFY_API_SECRET/)
+  refused({ ...shopify, SHOPIFY_REDIRECT_URI: '' }, /SHOPIFY_REDIRECT_URI/)
+  refused({ ...shopify, SHOPIFY_REDIRECT_URI: 'https://bot.example.org/facebook/callback' }, /SHOPIFY_REDIRECT_URI/)
+  refused({ ...shopify, SHOPIFY_REDIRECT_URI: 'https://bot.example.org/shopify/callback?x=1' }, /SHOPIFY_REDIRECT_URI/)
+})
+
+t.test('.env.example documents every variable', async t => {
+  const example = await readFile('.env.example', 'utf8')
+  for (const name of Object.keys(ConfigSchema.properties)) t.match(example, new RegExp(`^#? ?${name}=`, 'm'), name)
+})
+
+t.test('a missing required variable is named', async t => {
+  for (const name of ['FACEBOOK_APP_ID', 'FACEBOOK_APP_SECRET', 'FACEBOOK_REDIRECT_URI', 'STATE_TOKEN_SECRET', 'TOKEN_ENCRYPTION_KEY', 'ADMIN_API_TOKEN']) {
+    const env = testEnv()
+    delete env[name]
+    t.throws(() => loadConfig(env), { message: new RegExp(name) })
+  }
+})
+
+t.test('the server stops before listening on a bad value, naming it without the secret', async t => {
+  const env = { ...testEnv({ ADMIN_API_TOKEN: 'tiny-secret-value' }), PATH: process.env.PATH ?? '' }
+  const result = spawnSync(process.execPath, ['dist/src/server.js'], { env, encoding: 'utf8', timeout: 20_000 })
+  t.equal(result.status, 1)
+  t.match(result.stderr, /ADMIN_API_TOKEN/)
+  t.notMatch(result.stderr, /tiny-secret-value/)
+  t.notMatch(result.stderr, /at .*\.js:\d+/, 'no stack trace')
+})
+
+t.test('.env is read when present and real environment variables win', async t => {
+  const dir = t.testdir({ '.env': 'ADMIN_API_TOKEN=from-dotenv-file-0123456789abcdefghij\nPORT=6001\n' })
+  const cwd = process.cwd()
+  process.chdir(dir)
+  t.teardown(() => process.chdir(cwd))
+  const env = testEnv()
+  delete env.ADMIN_API_TOKEN
+  t.equal(loadConfig(env, { dotenv: true }).ADMIN_API_TOKEN, 'from-dotenv-file-0123456789abcdefghij')
+  t.equal(loadConfig(env, { dotenv: true }).PORT, 6001)
+  t.equal(loadConfig({ ...env, PORT: '7002' }, { dotenv: true }).PORT, 7002, 'the environment wins')
+  t.throws(() => loadConfig(env), /ADMIN_API_TOKEN/, 'without dotenv the file is not read')
+})
