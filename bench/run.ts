@@ -5,9 +5,9 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import autocannon from 'autocannon'
 import { Agent, request } from 'undici'
+import { issueToken, signingKeys } from '../plugins/tokens/state-token.js'
 import { startFacebookEmulator } from '../tools/emulator/facebook.js'
 import { startShopifyEmulator } from '../tools/emulator/shopify.js'
-import { issueToken, signingKeys } from '../plugins/tokens/state-token.js'
 import { timeCatalogSync, timeSearches, timeStoreSearches } from './shopify.js'
 import { countProcessed, postDeliveries, signedDeliveries, streamDeliveries, waitForConversation } from './webhook.js'
 
@@ -50,7 +50,9 @@ const freePort = async () => {
 interface Target { name: string, base: string, loginPath: string, child: ChildProcess }
 
 /** Spawns `script` on a free port and waits until `readyPath` answers below 500. */
-async function launch (name: string, script: string, env: (port: number) => Record<string, string>, readyPath: string, loginPath: string, flags: string[] = []): Promise<Target> {
+async function launch (
+  name: string, script: string, env: (port: number) => Record<string, string>, readyPath: string, loginPath: string, flags: string[] = []
+): Promise<Target> {
   const port = await freePort()
   const child = spawn(process.execPath, [...flags, script], { env: { PATH: process.env.PATH ?? '', ...env(port), PORT: String(port) }, stdio: ['ignore', 'ignore', 'inherit'] })
   const base = `http://127.0.0.1:${port}`
@@ -71,7 +73,9 @@ async function rssMb (child: ChildProcess): Promise<number> {
 /** `paths`, when given, are requested in turn instead of the target's one login path. */
 async function loginRun (target: Target, paths?: string[]) {
   let next = 0
-  const requests = paths === undefined ? undefined : [{ setupRequest: (req: autocannon.Request) => ({ ...req, path: paths[next++ % paths.length]! }) }]
+  const requests = paths === undefined
+    ? undefined
+    : [{ setupRequest: (req: autocannon.Request) => ({ ...req, path: paths[next++ % paths.length]! }) }]
   const result = await autocannon({ url: `${target.base}${target.loginPath}`, connections: 32, duration: LOGIN_SECONDS, ...(requests === undefined ? {} : { requests }) })
   const wrong = Object.entries(result.statusCodeStats ?? {}).filter(([code]) => code !== '302').reduce((sum, [, stat]) => sum + (stat.count ?? 0), 0)
   return { rps: result.requests.average, p99: result.latency.p99, errors: result.errors + result.timeouts + wrong }
@@ -126,7 +130,9 @@ const serviceEnv = (extra: Record<string, string>, port: number): Record<string,
 })
 
 /** The built service, ready, with a connect link minted for the workspace `bench`. */
-async function launchService (name: string, extra: Record<string, string>, perPort: (port: number) => Record<string, string> = () => ({})): Promise<Target> {
+async function launchService (
+  name: string, extra: Record<string, string>, perPort: (port: number) => Record<string, string> = () => ({})
+): Promise<Target> {
   const target = await launch(name, 'dist/src/server.js', port => serviceEnv({ ...extra, ...perPort(port) }, port), '/readyz', '', SERVICE_FLAGS)
   const minted = await request(`${target.base}/admin/workspaces/bench/connect-links`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}` } })
   const { url } = await minted.body.json() as { url: string }
@@ -212,7 +218,12 @@ const loginRow = (name: string) => {
 }
 const flowRow = (name: string) => {
   const runs = flow[name]!
-  return { flows: median(runs.map(r => r.flows)), p50: median(runs.map(r => r.p50)), p99: median(runs.map(r => r.p99)), errors: runs.reduce((sum, r) => sum + r.errors, 0) }
+  return {
+    flows: median(runs.map(r => r.flows)),
+    p50: median(runs.map(r => r.p50)),
+    p99: median(runs.map(r => r.p99)),
+    errors: runs.reduce((sum, r) => sum + r.errors, 0)
+  }
 }
 const [s, f, c, o] = [loginRow(service.name), loginRow(freshLinks.name), loginRow(ceiling.name), loginRow(oauth2.name)]
 const lines = [

@@ -84,7 +84,8 @@ export async function streamDeliveries (url: string, next: ReturnType<typeof sig
   await pool.close()
   latencies.sort((a, b) => a - b)
   const at = (p: number) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? NaN)
-  return { acknowledged, perSecond: acknowledged.length / seconds, p50: at(0.5), p99: at(0.99), max: Math.round(latencies.at(-1) ?? NaN), errors }
+  const max = Math.round(latencies.at(-1) ?? NaN)
+  return { acknowledged, perSecond: acknowledged.length / seconds, p50: at(0.5), p99: at(0.99), max, errors }
 }
 
 /** Waits until the newest conversation in the admin API is `psid`'s or a later one, or `timeoutMs` passes. */

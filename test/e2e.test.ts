@@ -1,8 +1,8 @@
 import t from 'tap'
 import { request } from 'undici'
 import { DEFAULT_PAGES, startFacebookEmulator } from '../tools/emulator/facebook.js'
-import { browser } from './http-client.js'
 import { ADMIN_TOKEN, APP_ID, APP_SECRET, build, freePort, testDb } from './helper.js'
+import { browser } from './http-client.js'
 
 const db = await testDb(t)
 

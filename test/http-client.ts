@@ -21,7 +21,8 @@ export function browser (accept = 'text/html,application/xhtml+xml') {
     }
     jar.set(target.host, cookies)
     const location = res.headers.location as string | undefined
-    return { status: res.statusCode, headers: res.headers, body, location: location === undefined ? undefined : new URL(location, target).toString() }
+    const next = location === undefined ? undefined : new URL(location, target).toString()
+    return { status: res.statusCode, headers: res.headers, body, location: next }
   }
 
   async function follow (url: string, maxHops = 10) {

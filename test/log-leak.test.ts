@@ -1,8 +1,8 @@
 import t from 'tap'
 import { request } from 'undici'
 import { startFacebookEmulator } from '../tools/emulator/facebook.js'
-import { browser } from './http-client.js'
 import { APP_ID, build, freePort, logCapture, testDb, testEnv } from './helper.js'
+import { browser } from './http-client.js'
 
 const db = await testDb(t)
 

@@ -5,8 +5,8 @@ import t from 'tap'
 import { request } from 'undici'
 import { openPglite } from '../plugins/store/db.js'
 import { startFacebookEmulator } from '../tools/emulator/facebook.js'
-import { browser } from './http-client.js'
 import { ADMIN_TOKEN, APP_ID, APP_SECRET, freePort, seededDataDir } from './helper.js'
+import { browser } from './http-client.js'
 import { spawnService } from './service-process.js'
 
 // One delivery near the 1 MiB limit takes the worker long enough that the kill, sent the moment its 200 arrives,

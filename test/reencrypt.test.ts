@@ -1,21 +1,22 @@
 import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import t from 'tap'
-import { createCipher, parseEncryptionKeys } from '../plugins/store/cipher.js'
-import { openStore } from '../plugins/store/index.js'
+import { parseEncryptionKeys } from '../plugins/core/encryption-keys.js'
+import { createCipher } from '../plugins/store/cipher.js'
 import { notificationTokenAad } from '../plugins/store/conversations.js'
+import { openStore } from '../plugins/store/index.js'
 import { seededDataDir, testEnv } from './helper.js'
 
 t.test('npm run reencrypt re-seals every token under the first key, so the old key can go', async t => {
   const dataDir = await seededDataDir(t)
   const [oldKey, newKey] = [randomBytes(32).toString('hex'), randomBytes(32).toString('hex')]
   const before = await openStore({ dataDir, encryptionKeys: oldKey })
-  await before.store.saveConnection({
+  await before.store.pages.saveConnection({
     workspace: 'rotate',
     user: { id: '1', name: 'U', accessToken: 'EAAuser-token' },
     pages: [{ id: '11', name: 'P', category: '', tasks: ['MESSAGING'], canMessage: true, accessToken: 'EAApage-token' }]
   })
-  await before.store.messenger.apply([{
+  await before.store.conversations.apply([{
     id: '0',
     events: [{ kind: 'optin', pageId: '11', psid: '21', key: 'optin:11:21:1', at: new Date(), notificationToken: { token: 'NMT-token', frequency: 'DAILY', expiresAt: null } }]
   }])

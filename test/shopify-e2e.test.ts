@@ -2,8 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { request } from 'undici'
 import { startShopifyEmulator } from '../tools/emulator/shopify.js'
-import { browser } from './http-client.js'
 import { ADMIN_TOKEN, build, freePort, testDb } from './helper.js'
+import { browser } from './http-client.js'
 
 const db = await testDb(t)
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}` }

@@ -2,8 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
 import { request } from 'undici'
 import { startFacebookEmulator } from '../tools/emulator/facebook.js'
-import { browser } from './http-client.js'
 import { ADMIN_TOKEN, APP_ID, APP_SECRET, freePort, seededDataDir } from './helper.js'
+import { browser } from './http-client.js'
 import { spawnService } from './service-process.js'
 
 const dataDir = await seededDataDir(t)

@@ -3,9 +3,9 @@ import { readFile, writeFile, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import closeWithGrace from 'close-with-grace'
 import { loadConfig } from '../plugins/core/config.js'
+import { buildServer } from '../src/app.js'
 import { startFacebookEmulator } from './emulator/facebook.js'
 import { startShopifyEmulator } from './emulator/shopify.js'
-import { buildServer } from '../src/app.js'
 
 /**
  * The service on its embedded store against the bundled Facebook emulator, on 127.0.0.1 only.

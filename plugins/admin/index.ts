@@ -1,13 +1,15 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
-import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
-import { connectPageUrl } from '../tokens/connect-link.js'
 import createError from '@fastify/error'
-import { PageNotFoundError, UnauthorizedError, UpstreamFailedError } from '../core/errors.js'
+import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
+import { FacebookFailedError } from '../facebook/errors.js'
 import { subscribePages, unsubscribePage } from '../facebook/page-subscriptions.js'
+import { connectPageUrl } from '../tokens/connect-link.js'
+import { WORKSPACE_PATTERN } from '../tokens/state-token.js'
 import adminShops from './shops.js'
 
 const InvalidCursorError = createError('MSB_INVALID_CURSOR', 'The cursor is not one this API gave out.', 400)
-import { WORKSPACE_PATTERN } from '../tokens/state-token.js'
+const UnauthorizedError = createError('MSB_UNAUTHORIZED', 'A valid bearer token is required.', 401)
+const PageNotFoundError = createError('MSB_PAGE_NOT_FOUND', 'This Page is not connected to this workspace.', 404)
 
 const WorkspaceParams = Type.Object({ workspace: Type.String({ pattern: WORKSPACE_PATTERN }) })
 const PageParams = Type.Object({
@@ -63,7 +65,7 @@ const admin: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request, reply) => {
     const { workspace } = request.params
-    await store.ensureWorkspace(workspace)
+    await store.pages.ensureWorkspace(workspace)
     const exp = Math.floor(Date.now() / 1000) + config.CONNECT_LINK_TTL_SECONDS
     const link = stateToken.issue('connect', workspace, { expiresAt: exp })
     request.log.info({ workspace }, 'connect link minted')
@@ -72,11 +74,11 @@ const admin: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.get('/workspaces', {
     schema: { response: { 200: Type.Object({ workspaces: Type.Array(Type.Object({ id: Type.String(), pageCount: Type.Integer() })) }) } }
-  }, async () => ({ workspaces: await store.listWorkspaces() }))
+  }, async () => ({ workspaces: await store.pages.listWorkspaces() }))
 
   fastify.get('/workspaces/:workspace/pages', {
     schema: { params: WorkspaceParams, response: { 200: Type.Object({ pages: Type.Array(PageSummary) }) } }
-  }, async (request) => ({ pages: await store.listPages(request.params.workspace) }))
+  }, async (request) => ({ pages: await store.pages.list(request.params.workspace) }))
 
   fastify.get('/workspaces/:workspace/pages/:pageId/conversations', {
     schema: {
@@ -89,10 +91,10 @@ const admin: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request) => {
     const { workspace, pageId } = request.params
-    if (!await store.pageInWorkspace(workspace, pageId)) throw new PageNotFoundError()
+    if (!await store.pages.inWorkspace(workspace, pageId)) throw new PageNotFoundError()
     const { limit, cursor } = request.query
     const after = cursor === undefined ? undefined : parseCursor(cursor)
-    const conversations = await store.messenger.conversations(pageId, limit, after)
+    const conversations = await store.conversations.conversations(pageId, limit, after)
     const last = conversations.at(-1)
     return {
       conversations,
@@ -106,23 +108,23 @@ const admin: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: { params: PageParams, response: { 200: Type.Object({ id: Type.String(), subscribed: Type.Boolean() }) } }
   }, async (request) => {
     const { workspace, pageId } = request.params
-    const token = await store.pageToken(workspace, pageId)
+    const token = await store.pages.token(workspace, pageId)
     if (token === undefined) throw new PageNotFoundError()
     const outcome = await subscribePages(fastify.graph, store, request.log, [{ id: pageId, accessToken: token }])
-    if (outcome.get(pageId) !== true) throw new UpstreamFailedError()
+    if (outcome.get(pageId) !== true) throw new FacebookFailedError()
     return { id: pageId, subscribed: true }
   })
 
   fastify.delete('/workspaces/:workspace/pages/:pageId', { schema: { params: PageParams } }, async (request, reply) => {
     const { workspace, pageId } = request.params
     // A Page whose token was deleted (deauthorized) can still be removed; there is just nothing to unsubscribe with.
-    const token = config.MESSENGER_VERIFY_TOKEN === '' ? undefined : await store.pageToken(workspace, pageId)
+    const token = !config.features.messenger ? undefined : await store.pages.token(workspace, pageId)
     if (token !== undefined) await unsubscribePage(fastify.graph, request.log, pageId, token)
-    if (!await store.deletePage(workspace, pageId)) throw new PageNotFoundError()
+    if (!await store.pages.delete(workspace, pageId)) throw new PageNotFoundError()
     request.log.info({ workspace, pageId }, 'page removed')
     return reply.code(204).send()
   })
-  if (config.SHOPIFY_API_KEY !== '') await fastify.register(adminShops)
+  if (config.features.shopify) await fastify.register(adminShops)
 }
 
 export default admin

@@ -41,7 +41,8 @@ const adminShops: FastifyPluginAsyncTypebox = async (fastify) => {
     return shop
   }
 
-  fastify.get('/shops', { schema: { response: { 200: Type.Object({ shops: Type.Array(ShopSummary) }) } } }, async () => ({ shops: await store.shops.list() }))
+  const ShopList = Type.Object({ shops: Type.Array(ShopSummary) })
+  fastify.get('/shops', { schema: { response: { 200: ShopList } } }, async () => ({ shops: await store.shops.list() }))
 
   fastify.get('/workspaces/:workspace/shop', { schema: { params: WorkspaceParams, response: { 200: ShopSummary } } },
     async (request) => shopOf(request.params.workspace))

@@ -1,8 +1,8 @@
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
 import { csvList } from '../core/config.js'
-import { verifyConnectLink } from '../tokens/connect-link.js'
 import { escapeHtml, renderPage } from '../core/html.js'
-import type { PageSummary } from '../store/index.js'
+import type { PageSummary } from '../store/pages.js'
+import { verifyConnectLink } from '../tokens/connect-link.js'
 
 const ConnectQuery = Type.Object({
   link: Type.Optional(Type.String({ maxLength: 1024 })),
@@ -13,20 +13,23 @@ const ConnectQuery = Type.Object({
 function describePage (page: PageSummary): string {
   const state = page.status === 'needs_reconnect'
     ? 'needs to be connected again'
-    : page.canMessage ? 'the bot can message its customers' : 'the bot cannot message its customers (you lack the Messaging task on this Page)'
+    : page.canMessage
+      ? 'the bot can message its customers'
+      : 'the bot cannot message its customers (you lack the Messaging task on this Page)'
   const category = page.category === '' ? '' : ` <span class="muted">(${escapeHtml(page.category)})</span>`
   return `<li><strong>${escapeHtml(page.name)}</strong>${category}: ${state}</li>`
 }
 
 const connect: FastifyPluginAsyncTypebox = async (fastify) => {
   const requestedScopes = new Set(csvList(fastify.config.FACEBOOK_SCOPES))
-  const shopifyOn = fastify.config.SHOPIFY_API_KEY !== ''
+  const shopifyOn = fastify.config.features.shopify
 
   async function shopifySection (workspace: string, link: string): Promise<string> {
     const shop = await fastify.store.shops.ofWorkspace(workspace)
     const current = shop === undefined
       ? '<p class="muted">No Shopify store connected yet.</p>'
-      : `<h2>Shopify store</h2><p><strong>${escapeHtml(shop.shop)}</strong>: ${shop.status === 'connected' ? `connected, ${shop.productCount} products` : 'needs to be connected again'}</p>`
+      : `<h2>Shopify store</h2><p><strong>${escapeHtml(shop.shop)}</strong>: ` +
+        `${shop.status === 'connected' ? `connected, ${shop.productCount} products` : 'needs to be connected again'}</p>`
     return current + '<form method="get" action="/shopify/install">' +
       `<input type="hidden" name="link" value="${escapeHtml(link)}">` +
       '<label>Store address <input name="shop" required placeholder="your-store.myshopify.com" autocomplete="off"></label> ' +
@@ -36,7 +39,7 @@ const connect: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/connect', { schema: { querystring: ConnectQuery }, onRequest: fastify.clientRateLimit }, async (request, reply) => {
     const { link, connected, missing } = request.query
     const { workspace } = verifyConnectLink(fastify, link)
-    const pages = await fastify.store.listPages(workspace)
+    const pages = await fastify.store.pages.list(workspace)
     const loginUrl = `/facebook/login?${new URLSearchParams({ link: link! })}`
     // Only names this service asked for are shown, so the query cannot put arbitrary words on the page.
     const declined = csvList(missing ?? '').filter(scope => requestedScopes.has(scope))
@@ -46,7 +49,8 @@ const connect: FastifyPluginAsyncTypebox = async (fastify) => {
     if (connected === 'shopify') parts.push('<p class="notice">Your Shopify store is connected.</p>')
     if (declined.length > 0) {
       parts.push(`<p class="notice">Some permissions were not granted: ${escapeHtml(declined.join(', '))}. ` +
-        `The bot needs them to answer your customers. <a href="${escapeHtml(`${loginUrl}&rerequest=1`)}">Grant the missing permissions</a></p>`)
+        'The bot needs them to answer your customers. ' +
+        `<a href="${escapeHtml(`${loginUrl}&rerequest=1`)}">Grant the missing permissions</a></p>`)
     }
     parts.push(pages.length === 0
       ? '<p class="muted">No Pages connected yet.</p>'

@@ -1,10 +1,13 @@
+import fastifyEnv from '@fastify/env'
 import { type Static, Type } from '@sinclair/typebox'
 import { envSchema } from 'env-schema'
 import fp from 'fastify-plugin'
-import { parseEncryptionKeys } from '../store/cipher.js'
+import { parseEncryptionKeys } from './encryption-keys.js'
 
 const httpUrl = '^https?://[^\\s/?#]+(/[^\\s#]*)?$'
 const csv = (pattern: string) => `^${pattern}(,${pattern})*$`
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
 export const ConfigSchema = Type.Object({
   FACEBOOK_APP_ID: Type.String({ pattern: '^[0-9]{15,20}$' }),
@@ -29,7 +32,7 @@ export const ConfigSchema = Type.Object({
   DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 5000 }),
   HOST: Type.String({ minLength: 1, default: '0.0.0.0' }),
-  LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(level => Type.Literal(level)), { default: 'info' }),
+  LOG_LEVEL: Type.Union(LOG_LEVELS.map(level => Type.Literal(level)), { default: 'info' }),
   TRUST_PROXY: Type.String({ pattern: '^([0-9a-fA-F:./]+(,\\s*[0-9a-fA-F:./]+)*)?$', default: '' }),
   CORS_ORIGINS: Type.String({ pattern: `^(${csv('https?://[^\\s/?#,*]+')})?$`, default: '' }),
   MESSENGER_VERIFY_TOKEN: Type.String({ pattern: '^(\\S{16,256})?$', default: '' }),
@@ -41,10 +44,18 @@ export const ConfigSchema = Type.Object({
   SHOPIFY_REDIRECT_URI: Type.String({ pattern: `^(${httpUrl.slice(1, -1)})?$`, default: '' }),
   SHOPIFY_SCOPES: Type.String({ pattern: csv('[a-z_]+'), default: 'read_products' }),
   SHOPIFY_API_VERSION: Type.String({ pattern: '^[0-9]{4}-(0[1-9]|1[0-2])$', default: '2026-10' }),
-  SHOPIFY_SHOP_ORIGIN: Type.String({ pattern: '^https?://[^\\s?#]*\\{shop\\}[^\\s?#]*$', default: 'https://{shop}' })
+  SHOPIFY_SHOP_ORIGIN: Type.String({ pattern: '^https?://[^\\s?#]*\\{shop\\}[^\\s?#]*$', default: 'https://{shop}' }),
+  SHOPIFY_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 5000 })
 })
 
-export type Config = Static<typeof ConfigSchema>
+/** Decided once from the variables, so no code tests a setting for emptiness again. */
+export interface Derived {
+  features: { messenger: boolean, shopify: boolean }
+  /** PUBLIC_BASE_URL is https: cookies are Secure and take the __Host- prefix */
+  secureCookies: boolean
+}
+
+export type Config = Static<typeof ConfigSchema> & Derived
 
 export class ConfigError extends Error {
   override name = 'ConfigError'
@@ -55,14 +66,16 @@ export class ConfigError extends Error {
  * With `dotenv`, `.env` is read first and `env` wins over it.
  */
 export function loadConfig (env: Record<string, string | undefined>, { dotenv = false } = {}): Config {
-  let config: Config
+  let config: Static<typeof ConfigSchema>
   try {
-    config = envSchema<Config>({ schema: ConfigSchema, data: env, env: false, dotenv })
+    config = envSchema<Static<typeof ConfigSchema>>({ schema: ConfigSchema, data: env, env: false, dotenv })
   } catch (err) {
     throw new ConfigError(`invalid configuration: ${(err as Error).message.replaceAll('env/', '')}`)
   }
   for (const secret of csvList(config.STATE_TOKEN_SECRET)) {
-    if (secret.length < 32) throw new ConfigError('STATE_TOKEN_SECRET must be a comma-separated list of secrets of at least 32 characters each')
+    if (secret.length < 32) {
+      throw new ConfigError('STATE_TOKEN_SECRET must be a comma-separated list of secrets of at least 32 characters each')
+    }
   }
   try {
     parseEncryptionKeys(config.TOKEN_ENCRYPTION_KEY)
@@ -71,11 +84,15 @@ export function loadConfig (env: Record<string, string | undefined>, { dotenv = 
   }
   if (config.PUBLIC_BASE_URL === '') config.PUBLIC_BASE_URL = new URL(config.FACEBOOK_REDIRECT_URI).origin
   checkShopify(config)
-  return config
+  return {
+    ...config,
+    features: { messenger: config.MESSENGER_VERIFY_TOKEN !== '', shopify: config.SHOPIFY_API_KEY !== '' },
+    secureCookies: config.PUBLIC_BASE_URL.startsWith('https:')
+  }
 }
 
 /** The Shopify variables go together: none of them, or the key, the secret and the redirect URI. */
-function checkShopify (config: Config) {
+function checkShopify (config: Static<typeof ConfigSchema>) {
   if ((config.SHOPIFY_API_KEY === '') !== (config.SHOPIFY_API_SECRET === '')) {
     throw new ConfigError('SHOPIFY_API_KEY and SHOPIFY_API_SECRET must be set together')
   }
@@ -96,6 +113,13 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * `fastify.config`, decorated by @fastify/env from the values loadConfig already checked (Fastify's own options
+ * need them before Fastify exists). The same schema checks them again.
+ */
 export default fp<{ config: Config }>(async (fastify, { config }) => {
-  fastify.decorate('config', config)
+  await fastify.register(fastifyEnv, { schema: ConfigSchema, data: { ...config }, env: false, dotenv: false })
+  // env-schema keeps only the schema's own variables: the derived fields are put back beside them.
+  const { features, secureCookies } = config
+  Object.assign(fastify.config, { features, secureCookies } satisfies Derived)
 }, { name: 'config', fastify: '5.x' })

@@ -1,6 +1,6 @@
-import helmet from 'helmet'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import fp from 'fastify-plugin'
+import helmet from 'helmet'
 import { STYLE_HASH } from './html.js'
 
 /**

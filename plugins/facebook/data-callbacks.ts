@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
-import formbody from '@fastify/formbody'
 import createError from '@fastify/error'
+import formbody from '@fastify/formbody'
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
 import { escapeHtml, renderPage, wantsHtml } from '../core/html.js'
 import { parseSignedRequest, SignedRequestError } from './signed-request.js'
@@ -25,7 +25,7 @@ const facebookData: FastifyPluginAsyncTypebox = async (fastify) => {
       if (!(err instanceof SignedRequestError)) throw err
       throw err.reason === 'malformed' ? new MalformedSignedRequestError() : new ForgedSignedRequestError()
     }
-    const deletedPages = await store.deleteUserData(userId)
+    const deletedPages = await store.pages.deleteUserData(userId)
     log.info({ deletedPages }, 'facebook user data deleted')
   }
 
@@ -37,12 +37,13 @@ const facebookData: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post('/data-deletion', { schema: { body: SignedRequestBody } }, async (request) => {
     await deleteFor(request.body.signed_request, request.log)
     const code = randomBytes(12).toString('hex')
-    await store.recordDataDeletion(code)
+    await store.pages.recordDataDeletion(code)
     return { url: `${config.PUBLIC_BASE_URL}/facebook/data-deletion/${code}`, confirmation_code: code }
   })
 
-  fastify.get('/data-deletion/:code', { schema: { params: Type.Object({ code: Type.String({ pattern: '^[0-9a-f]{24}$' }) }) } }, async (request, reply) => {
-    const deletion = await store.dataDeletion(request.params.code)
+  const DeletionParams = Type.Object({ code: Type.String({ pattern: '^[0-9a-f]{24}$' }) })
+  fastify.get('/data-deletion/:code', { schema: { params: DeletionParams } }, async (request, reply) => {
+    const deletion = await store.pages.dataDeletion(request.params.code)
     if (deletion === undefined) throw new UnknownDeletionError()
     if (!wantsHtml(request.headers.accept)) return { confirmationCode: request.params.code, ...deletion }
     return reply.type('text/html; charset=utf-8').send(renderPage('Data deletion',

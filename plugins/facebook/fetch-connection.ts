@@ -1,9 +1,9 @@
 import { Type } from '@sinclair/typebox'
 import type { Config } from '../core/config.js'
 import { csvList } from '../core/config.js'
-import { CodeRejectedError, UpstreamFailedError, UpstreamTimeoutError } from '../core/errors.js'
+import type { ConnectedPage } from '../store/pages.js'
+import { CodeRejectedError, FacebookFailedError, FacebookTimeoutError } from './errors.js'
 import { GraphError, GraphTimeoutError, type GraphClient } from './graph.js'
-import type { ConnectedPage } from '../store/index.js'
 
 const AccessToken = Type.Object({ access_token: Type.String({ minLength: 1 }) })
 const Me = Type.Object({ id: Type.String({ minLength: 1 }), name: Type.String() })
@@ -34,14 +34,16 @@ export interface FacebookConnection {
 }
 
 function upstreamError (err: unknown): Error {
-  return err instanceof GraphTimeoutError ? new UpstreamTimeoutError({ cause: err }) : new UpstreamFailedError({ cause: err })
+  return err instanceof GraphTimeoutError ? new FacebookTimeoutError({ cause: err }) : new FacebookFailedError({ cause: err })
 }
 
 /**
  * Code -> short-lived token -> long-lived token -> (user, permissions, every Page), within `signal`'s deadline.
  * Only the code exchange can be the client's fault (a used or expired code); every later refusal is Facebook's.
  */
-export async function fetchConnection (graph: GraphClient, config: Config, code: string, codeVerifier: string, signal: AbortSignal): Promise<FacebookConnection> {
+export async function fetchConnection (
+  graph: GraphClient, config: Config, code: string, codeVerifier: string, signal: AbortSignal
+): Promise<FacebookConnection> {
   const app = { client_id: config.FACEBOOK_APP_ID, client_secret: config.FACEBOOK_APP_SECRET }
   let shortLived: string
   try {
@@ -95,10 +97,12 @@ async function fetchPages (graph: GraphClient, token: string, signal: AbortSigna
     const answer = await graph.get('/me/accounts', { params, token, schema: Accounts, signal })
     for (const page of answer.data) {
       const tasks = page.tasks ?? []
-      pages.set(page.id, { id: page.id, name: page.name, category: page.category ?? '', tasks, canMessage: tasks.includes('MESSAGING'), accessToken: page.access_token })
+      const canMessage = tasks.includes('MESSAGING')
+      pages.set(page.id, { id: page.id, name: page.name, category: page.category ?? '', tasks, canMessage, accessToken: page.access_token })
     }
     const next = answer.paging?.next
-    after = next === undefined ? undefined : (URL.canParse(next) ? new URL(next).searchParams.get('after') : null) ?? answer.paging?.cursors?.after
+    const fromNext = next !== undefined && URL.canParse(next) ? new URL(next).searchParams.get('after') : null
+    after = next === undefined ? undefined : fromNext ?? answer.paging?.cursors?.after
     if (after === undefined) break
   }
   return [...pages.values()]

@@ -1,8 +1,8 @@
 import { createHmac } from 'node:crypto'
 import type { TSchema, Static } from '@sinclair/typebox'
 import fp from 'fastify-plugin'
-import { type Dispatcher, Pool, request } from 'undici'
-import { checkerFor, isTimeout, readCapped, ResponseTooLargeError } from '../core/http-json.js'
+import { type Dispatcher, Pool } from 'undici'
+import { callUpstream, checkerFor, type UpstreamFailures } from '../core/http-json.js'
 
 const MAX_RESPONSE_BYTES = 1024 * 1024
 
@@ -29,6 +29,11 @@ export class GraphUnavailableError extends Error {
 /** The call's own timeout or the caller's deadline passed. */
 export class GraphTimeoutError extends Error {
   override name = 'GraphTimeoutError'
+}
+
+const failures: UpstreamFailures = {
+  timedOut: (message, cause) => new GraphTimeoutError(message, { cause }),
+  unavailable: (message, cause) => new GraphUnavailableError(message, { cause })
 }
 
 export interface GraphCall<T extends TSchema> {
@@ -75,37 +80,14 @@ export function createGraphClient (options: GraphOptions) {
       query.set('access_token', call.token)
       query.set('appsecret_proof', appSecretProof(call.token))
     }
-    const timeout = AbortSignal.timeout(options.timeoutMs)
-    const signal = call.signal === undefined ? timeout : AbortSignal.any([timeout, call.signal])
-    let text: string
-    let status: number
-    try {
-      const response = await request(`${prefix}${path}?${query}`, {
-        method,
-        dispatcher,
-        signal,
-        headersTimeout: options.timeoutMs,
-        bodyTimeout: options.timeoutMs,
-        headers: { accept: 'application/json' }
-      })
-      status = response.statusCode
-      text = await readCapped(response.body, MAX_RESPONSE_BYTES)
-    } catch (err) {
-      if (isTimeout(err, signal)) throw new GraphTimeoutError('Graph call timed out', { cause: err })
-      if (err instanceof ResponseTooLargeError) throw new GraphUnavailableError('Graph response exceeds the size cap', { cause: err })
-      throw new GraphUnavailableError('Graph unreachable', { cause: err })
-    }
-
-    let parsed: unknown
-    try {
-      parsed = JSON.parse(text)
-    } catch {
-      throw new GraphUnavailableError(`Graph answered ${status} with a body that is not JSON`)
-    }
-    if (status >= 500) throw graphErrorFrom(status, parsed) ?? new GraphUnavailableError(`Graph answered ${status}`)
-    if (status >= 400) throw graphErrorFrom(status, parsed) ?? new GraphUnavailableError(`Graph answered ${status} without an error object`)
-    if (!checkerFor(call.schema).Check(parsed)) throw new GraphUnavailableError(`Graph answer to ${path} lacks expected fields`)
-    return parsed as Static<T>
+    const { status, json } = await callUpstream(`${prefix}${path}?${query}`, {
+      method, dispatcher, timeoutMs: options.timeoutMs, maxBytes: MAX_RESPONSE_BYTES, failures, name: `Graph ${path}`, deadline: call.signal
+    })
+    if (json === undefined) throw new GraphUnavailableError(`Graph answered ${status} with a body that is not JSON`)
+    if (status >= 500) throw graphErrorFrom(status, json) ?? new GraphUnavailableError(`Graph answered ${status}`)
+    if (status >= 400) throw graphErrorFrom(status, json) ?? new GraphUnavailableError(`Graph answered ${status} without an error object`)
+    if (!checkerFor(call.schema).Check(json)) throw new GraphUnavailableError(`Graph answer to ${path} lacks expected fields`)
+    return json as Static<T>
   }
 
   async function close () {

@@ -1,11 +1,11 @@
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
+import { wantsHtml } from '../core/html.js'
 import { bindingCookie } from '../tokens/browser-binding.js'
 import { connectPageUrl, verifyConnectLink } from '../tokens/connect-link.js'
-import { BrowserMismatchError, InvalidStateError, LoginCancelledError } from '../core/errors.js'
-import { wantsHtml } from '../core/html.js'
-import { StateTokenError } from '../tokens/state-token.js'
-import { subscribePages } from './page-subscriptions.js'
+import { callbackClaims } from '../tokens/state-token.js'
+import { BrowserMismatchError, InvalidStateError, LoginCancelledError } from './errors.js'
 import { fetchConnection } from './fetch-connection.js'
+import { subscribePages } from './page-subscriptions.js'
 
 const LoginQuery = Type.Object({
   link: Type.Optional(Type.String({ maxLength: 1024 })),
@@ -23,8 +23,8 @@ const CallbackQuery = Type.Object({
 
 const facebookOauth: FastifyPluginAsyncTypebox = async (fastify) => {
   const { config, stateToken, graph, store } = fastify
-  const binding = bindingCookie(config)
-  const messengerOn = config.MESSENGER_VERIFY_TOKEN !== ''
+  const binding = bindingCookie({ secure: config.secureCookies, maxAgeSeconds: config.STATE_TOKEN_TTL_SECONDS })
+  const messengerOn = config.features.messenger
   // Everything but state and code_challenge is fixed at startup.
   const dialogPrefix = `${config.FACEBOOK_DIALOG_URL}/${config.GRAPH_API_VERSION}/dialog/oauth?` + new URLSearchParams({
     client_id: config.FACEBOOK_APP_ID,
@@ -38,7 +38,8 @@ const facebookOauth: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/login', { schema: { querystring: LoginQuery }, onRequest: fastify.clientRateLimit }, (request, reply) => {
     const link = verifyConnectLink(fastify, request.query.link)
     const { binding: challenge } = binding.start(reply)
-    const state = stateToken.issue('facebook', link.workspace, { ttlSeconds: config.STATE_TOKEN_TTL_SECONDS, binding: challenge, linkExp: link.exp })
+    const state = stateToken.issue('facebook', link.workspace,
+      { ttlSeconds: config.STATE_TOKEN_TTL_SECONDS, binding: challenge, linkExp: link.exp })
     const rerequest = request.query.rerequest === '1' ? '&auth_type=rerequest' : ''
     // state and code_challenge are base64url and dots: already URL-safe.
     reply
@@ -49,7 +50,7 @@ const facebookOauth: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/callback', { schema: { querystring: CallbackQuery }, onRequest: fastify.clientRateLimit }, async (request, reply) => {
     reply.header('cache-control', 'no-store')
     const { code, state, error } = request.query
-    const claims = verifyState(state)
+    const claims = callbackClaims(stateToken, state, 'facebook')
     const verifier = binding.finish(request, reply, claims?.binding)
     if (error !== undefined) throw new LoginCancelledError()
     if (claims === undefined || code === undefined) throw new InvalidStateError()
@@ -57,14 +58,16 @@ const facebookOauth: FastifyPluginAsyncTypebox = async (fastify) => {
 
     const deadline = AbortSignal.timeout(config.CALLBACK_TIMEOUT_MS)
     const connection = await fetchConnection(graph, config, code, verifier, deadline)
-    const moved = await store.saveConnection({ workspace: claims.workspace, user: connection.user, pages: connection.pages })
+    const moved = await store.pages.saveConnection({ workspace: claims.workspace, user: connection.user, pages: connection.pages })
     const subscribed = messengerOn
       ? await subscribePages(graph, store, request.log, connection.pages.filter(page => page.canMessage), deadline)
       : undefined
     for (const page of moved) {
-      request.log.info({ pageId: page.id, fromWorkspace: page.fromWorkspace, toWorkspace: claims.workspace }, 'page moved to another workspace')
+      request.log.info({ pageId: page.id, fromWorkspace: page.fromWorkspace, toWorkspace: claims.workspace },
+        'page moved to another workspace')
     }
-    request.log.info({ workspace: claims.workspace, userId: connection.user.id, pageCount: connection.pages.length }, 'facebook pages connected')
+    request.log.info({ workspace: claims.workspace, userId: connection.user.id, pageCount: connection.pages.length },
+      'facebook pages connected')
 
     if (wantsHtml(request.headers.accept)) {
       // Back to the connect page with a link that expires when the one the flow started from does.
@@ -81,15 +84,6 @@ const facebookOauth: FastifyPluginAsyncTypebox = async (fastify) => {
       missingPermissions: connection.missingPermissions
     }
   })
-
-  function verifyState (state: string | undefined) {
-    try {
-      return stateToken.verify(state, 'facebook')
-    } catch (err) {
-      if (err instanceof StateTokenError) return undefined
-      throw err
-    }
-  }
 }
 
 export default facebookOauth

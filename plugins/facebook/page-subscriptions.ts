@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyBaseLogger } from 'fastify'
-import { GraphError, type GraphClient } from './graph.js'
 import type { Store } from '../store/index.js'
+import { GraphError, type GraphClient } from './graph.js'
 
 export const SUBSCRIBED_FIELDS = 'messages,messaging_postbacks,message_reads,messaging_optins'
 const Success = Type.Object({ success: Type.Boolean() })
@@ -20,14 +20,17 @@ export async function subscribePages (graph: GraphClient, store: Store, log: Fas
       let subscribed = false
       try {
         const answer = await graph.post(`/${page.id}/subscribed_apps`, {
-          params: { subscribed_fields: SUBSCRIBED_FIELDS }, token: page.accessToken, schema: Success, ...(signal === undefined ? {} : { signal })
+          params: { subscribed_fields: SUBSCRIBED_FIELDS },
+          token: page.accessToken,
+          schema: Success,
+          ...(signal === undefined ? {} : { signal })
         })
         subscribed = answer.success
       } catch (err) {
         log.warn({ err, pageId: page.id }, 'subscribing the Page to the webhook failed')
-        if (err instanceof GraphError && err.code === 190) await store.markNeedsReconnect(page.id)
+        if (err instanceof GraphError && err.code === 190) await store.pages.markNeedsReconnect(page.id)
       }
-      if (subscribed) await store.setSubscribed(page.id, true)
+      if (subscribed) await store.pages.setSubscribed(page.id, true)
       outcome.set(page.id, subscribed)
     }
   }))

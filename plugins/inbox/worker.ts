@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify'
-import { StoreUnavailableError } from '../core/errors.js'
+import { StoreUnavailableError } from '../store/db.js'
 import { type InboxItem, type InboxStore, LEASE_SECONDS } from '../store/inbox.js'
 
 /**
@@ -81,7 +81,7 @@ export function startInboxWorker (options: {
       try {
         id = await inbox.add(source, body, hold ? LEASE_SECONDS : 0)
       } catch (err) {
-        throw new StoreUnavailableError({ cause: err })
+        throw new StoreUnavailableError('the inbox was not written', { cause: err })
       }
       if (hold) held.push({ id, body, attempts: 1 })
       if (pass === undefined) schedule(0)

@@ -1,17 +1,26 @@
+import type { ConversationEvent } from '../store/conversations.js'
+
 /** One Messenger webhook delivery, flattened to the events this service keeps. Pure: no I/O. */
-export type MessengerEvent =
-  | { kind: 'message', pageId: string, psid: string, mid: string, direction: 'in' | 'out', text: string, at: Date, fromCustomer: boolean }
-  | { kind: 'read', pageId: string, psid: string, key: string, at: Date }
-  | { kind: 'optin', pageId: string, psid: string, key: string, at: Date, notificationToken?: { token: string, frequency: string, expiresAt: Date | null } }
+export type MessengerEvent = ConversationEvent
+
+interface Optin {
+  type?: unknown
+  payload?: unknown
+  notification_messages_token?: unknown
+  notification_messages_frequency?: unknown
+  token_expiry_timestamp?: unknown
+}
 
 interface Messaging {
   sender?: { id?: unknown }
   recipient?: { id?: unknown }
   timestamp?: unknown
-  message?: { mid?: unknown, text?: unknown, is_echo?: unknown, quick_reply?: { payload?: unknown }, attachments?: Array<{ type?: unknown }> }
+  message?: {
+    mid?: unknown, text?: unknown, is_echo?: unknown, quick_reply?: { payload?: unknown }, attachments?: Array<{ type?: unknown }>
+  }
   postback?: { mid?: unknown, title?: unknown, payload?: unknown }
   read?: { watermark?: unknown }
-  optin?: { type?: unknown, payload?: unknown, notification_messages_token?: unknown, notification_messages_frequency?: unknown, token_expiry_timestamp?: unknown }
+  optin?: Optin
 }
 
 const str = (value: unknown) => typeof value === 'string' && value !== '' ? value : undefined
@@ -26,7 +35,8 @@ function describe (message: NonNullable<Messaging['message']>): string {
 
 /** Events of every entry and messaging item; items this service does not understand are skipped. */
 export function messengerEvents (delivery: unknown): MessengerEvent[] {
-  const entries = (delivery as { object?: unknown, entry?: unknown })?.object === 'page' ? (delivery as { entry: unknown }).entry : undefined
+  const page = delivery as { object?: unknown, entry?: unknown } | null | undefined
+  const entries = page?.object === 'page' ? page.entry : undefined
   if (!Array.isArray(entries)) return []
   const events: MessengerEvent[] = []
   for (const entry of entries) {
@@ -40,10 +50,13 @@ export function messengerEvents (delivery: unknown): MessengerEvent[] {
         const echo = item.message.is_echo === true
         const psid = echo ? recipient : sender
         if (psid === undefined) continue
-        events.push({ kind: 'message', pageId, psid, mid: str(item.message.mid)!, direction: echo ? 'out' : 'in', text: describe(item.message), at, fromCustomer: !echo })
+        const mid = str(item.message.mid)!
+        const text = describe(item.message)
+        events.push({ kind: 'message', pageId, psid, mid, direction: echo ? 'out' : 'in', text, at, fromCustomer: !echo })
       } else if (item.postback !== undefined && sender !== undefined) {
         const mid = str(item.postback.mid) ?? `postback:${pageId}:${sender}:${at.getTime()}`
-        events.push({ kind: 'message', pageId, psid: sender, mid, direction: 'in', text: `[postback] ${str(item.postback.title) ?? str(item.postback.payload) ?? ''}`.trim(), at, fromCustomer: true })
+        const text = `[postback] ${str(item.postback.title) ?? str(item.postback.payload) ?? ''}`.trim()
+        events.push({ kind: 'message', pageId, psid: sender, mid, direction: 'in', text, at, fromCustomer: true })
       } else if (item.read !== undefined && sender !== undefined) {
         events.push({ kind: 'read', pageId, psid: sender, key: `read:${pageId}:${sender}:${String(item.read.watermark)}`, at })
       } else if (item.optin !== undefined && sender !== undefined) {
@@ -57,7 +70,13 @@ export function messengerEvents (delivery: unknown): MessengerEvent[] {
           at,
           ...(token === undefined
             ? {}
-            : { notificationToken: { token, frequency: str(item.optin.notification_messages_frequency) ?? '', expiresAt: typeof expiry === 'number' ? new Date(expiry) : null } })
+            : {
+                notificationToken: {
+                  token,
+                  frequency: str(item.optin.notification_messages_frequency) ?? '',
+                  expiresAt: typeof expiry === 'number' ? new Date(expiry) : null
+                }
+              })
         })
       }
     }

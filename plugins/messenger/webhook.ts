@@ -1,6 +1,6 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
-import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
 import createError from '@fastify/error'
+import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
 import { jsonText, keepRawJsonBodies } from '../inbox/webhook-delivery.js'
 import { startInboxWorker } from '../inbox/worker.js'
 import { messengerEvents } from './events.js'
@@ -38,7 +38,7 @@ const messenger: FastifyPluginAsyncTypebox = async (fastify) => {
     source: 'messenger',
     log: fastify.log,
     apply: async items => {
-      const fresh = await store.messenger.apply(items.map(item => ({ id: item.id, events: messengerEvents(JSON.parse(item.body)) })))
+      const fresh = await store.conversations.apply(items.map(item => ({ id: item.id, events: messengerEvents(JSON.parse(item.body)) })))
       for (const event of fresh) fastify.messenger.emit('message', event)
     }
   })
@@ -49,7 +49,8 @@ const messenger: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/webhook', { schema: { querystring: VerifyQuery } }, async (request, reply) => {
     const query = request.query
     const token = query['hub.verify_token']
-    if (query['hub.mode'] !== 'subscribe' || token === undefined || !timingSafeEqual(digest(token), verifyToken)) throw new WrongVerifyTokenError()
+    const tokenMatches = token !== undefined && timingSafeEqual(digest(token), verifyToken)
+    if (query['hub.mode'] !== 'subscribe' || !tokenMatches) throw new WrongVerifyTokenError()
     const challenge = query['hub.challenge']
     if (challenge === undefined || !/^[0-9]{1,64}$/.test(challenge)) throw new BadChallengeError()
     return reply.type('text/plain; charset=utf-8').send(challenge)

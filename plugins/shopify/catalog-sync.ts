@@ -15,7 +15,8 @@ const VARIANTS_PER_PRODUCT = 16
 const DESCRIPTION_CHARACTERS = 1000
 const MAX_ATTEMPTS = 5
 
-const PRODUCT_FIELDS = `id legacyResourceId status title handle description(truncateAt: ${DESCRIPTION_CHARACTERS}) productType vendor tags onlineStoreUrl updatedAt
+const PRODUCT_FIELDS = `id legacyResourceId status title handle description(truncateAt: ${DESCRIPTION_CHARACTERS})
+      productType vendor tags onlineStoreUrl updatedAt
       featuredImage { url }
       priceRangeV2 { minVariantPrice { amount currencyCode } maxVariantPrice { amount currencyCode } }
       variants(first: ${VARIANTS_PER_PRODUCT}) { nodes { legacyResourceId title price availableForSale } }`
@@ -44,7 +45,9 @@ const ProductNode = Type.Object({
   featuredImage: Type.Union([Type.Object({ url: Type.String() }), Type.Null()]),
   priceRangeV2: Type.Object({ minVariantPrice: Money, maxVariantPrice: Money }),
   variants: Type.Object({
-    nodes: Type.Array(Type.Object({ legacyResourceId: Type.String(), title: Type.String(), price: Type.String(), availableForSale: Type.Boolean() }))
+    nodes: Type.Array(Type.Object({
+      legacyResourceId: Type.String(), title: Type.String(), price: Type.String(), availableForSale: Type.Boolean()
+    }))
   })
 })
 const ProductsPage = Type.Object({
@@ -56,7 +59,10 @@ const ProductsPage = Type.Object({
 const OneProduct = Type.Object({ product: Type.Union([ProductNode, Type.Null()]) })
 const GraphqlAnswer = Type.Object({
   data: Type.Optional(Type.Unknown()),
-  errors: Type.Optional(Type.Array(Type.Object({ message: Type.String(), extensions: Type.Optional(Type.Object({ code: Type.Optional(Type.String()) })) }))),
+  errors: Type.Optional(Type.Array(Type.Object({
+    message: Type.String(),
+    extensions: Type.Optional(Type.Object({ code: Type.Optional(Type.String()) }))
+  }))),
   extensions: Type.Optional(Type.Object({
     cost: Type.Optional(Type.Object({
       requestedQueryCost: Type.Number(),
@@ -78,7 +84,11 @@ export const toProduct = (node: ProductNodeData): Product => ({
   tags: node.tags,
   url: node.onlineStoreUrl,
   imageUrl: node.featuredImage?.url ?? null,
-  price: { min: node.priceRangeV2.minVariantPrice.amount, max: node.priceRangeV2.maxVariantPrice.amount, currency: node.priceRangeV2.minVariantPrice.currencyCode },
+  price: {
+    min: node.priceRangeV2.minVariantPrice.amount,
+    max: node.priceRangeV2.maxVariantPrice.amount,
+    currency: node.priceRangeV2.minVariantPrice.currencyCode
+  },
   variants: node.variants.nodes.map(v => ({ id: v.legacyResourceId, title: v.title, price: v.price, available: v.availableForSale })),
   updatedAt: new Date(node.updatedAt)
 })
@@ -104,7 +114,9 @@ const waiter = ({ wait, signal }: SyncDependencies) => wait ?? ((ms: number) => 
  * bucket; 429, 5xx and timeouts are retried with Retry-After or backoff, a bounded number of times; a 401
  * marks the shop needs_reconnect.
  */
-async function adminQuery (shop: string, deps: SyncDependencies, graphqlQuery: string, variables: Record<string, unknown>): Promise<Answer> {
+async function adminQuery (
+  shop: string, deps: SyncDependencies, graphqlQuery: string, variables: Record<string, unknown>
+): Promise<Answer> {
   const { shopify, store, log } = deps
   const wait = waiter(deps)
   for (let attempt = 1; ; attempt++) {
@@ -182,7 +194,9 @@ export async function syncCatalog (shop: string, deps: SyncDependencies): Promis
  * A webhook said a product changed at `updatedAt`: unless the stored version is as new, read it again and store
  * it, or remove it when it is gone or no longer active. Returns what happened.
  */
-export async function refreshProduct (shop: string, id: string, updatedAt: Date, deps: SyncDependencies): Promise<'kept' | 'stored' | 'removed'> {
+export async function refreshProduct (
+  shop: string, id: string, updatedAt: Date, deps: SyncDependencies
+): Promise<'kept' | 'stored' | 'removed'> {
   const stored = await deps.store.catalog.updatedAt(shop, id)
   if (stored !== undefined && stored >= updatedAt) return 'kept'
   const answer = await adminQuery(shop, deps, PRODUCT_QUERY, { id: `gid://shopify/Product/${id}` })

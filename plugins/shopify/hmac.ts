@@ -42,9 +42,12 @@ const MAX_CLOCK_SKEW_SECONDS = 30
  * A request Shopify redirected here: its HMAC verifies, and its `timestamp` is no older than `maxAgeSeconds` and
  * not ahead of `nowSeconds` by more than a small skew.
  */
-export function checkSignedRedirect (secrets: string[], params: Array<[string, string]>, nowSeconds: number, maxAgeSeconds: number): 'ok' | 'signature' | 'expired' {
+export function checkSignedRedirect (
+  secrets: string[], params: Array<[string, string]>, nowSeconds: number, maxAgeSeconds: number
+): 'ok' | 'signature' | 'expired' {
   if (!queryHmacMatches(secrets, params)) return 'signature'
   const timestamp = Number(params.find(([name]) => name === 'timestamp')?.[1])
-  if (!Number.isInteger(timestamp) || nowSeconds - timestamp > maxAgeSeconds || timestamp > nowSeconds + MAX_CLOCK_SKEW_SECONDS) return 'expired'
+  const fresh = Number.isInteger(timestamp) && nowSeconds - timestamp <= maxAgeSeconds && timestamp <= nowSeconds + MAX_CLOCK_SKEW_SECONDS
+  if (!fresh) return 'expired'
   return 'ok'
 }

@@ -23,11 +23,19 @@ declare module 'fastify' {
  * stops running syncs before their next page, then closes the client's pools.
  */
 export default fp<{ dispatcher?: Dispatcher }>(async (fastify, { dispatcher }) => {
-  const client = createShopifyClient(fastify.config, dispatcher === undefined ? {} : { dispatcher })
+  const { config } = fastify
+  const client = createShopifyClient({
+    apiKey: config.SHOPIFY_API_KEY,
+    apiSecret: config.SHOPIFY_API_SECRET,
+    apiVersion: config.SHOPIFY_API_VERSION,
+    shopOrigin: config.SHOPIFY_SHOP_ORIGIN,
+    timeoutMs: config.SHOPIFY_TIMEOUT_MS,
+    ...(dispatcher === undefined ? {} : { dispatcher })
+  })
   const running = new Map<string, Promise<unknown>>()
   const closing = new AbortController()
   fastify.decorate('shopify', client)
-  const deps = { shopify: client, store: fastify.store, log: fastify.log, config: fastify.config }
+  const deps = { shopify: client, store: fastify.store, log: fastify.log, publicBaseUrl: config.PUBLIC_BASE_URL }
   const track = (shop: string, work: () => Promise<unknown>) => {
     const done = work().catch(err => fastify.log.warn({ shop, err }, 'shopify background work failed')).finally(() => running.delete(shop))
     running.set(shop, done)
@@ -41,7 +49,10 @@ export default fp<{ dispatcher?: Dispatcher }>(async (fastify, { dispatcher }) =
     installed (shop: string) {
       if (running.has(shop)) return
       track(shop, async () => {
-        const topics = await subscribeWebhooks(shop, deps).catch(err => { fastify.log.warn({ shop, err }, 'shopify webhooks not subscribed'); return [] })
+        const topics = await subscribeWebhooks(shop, deps).catch(err => {
+          fastify.log.warn({ shop, err }, 'shopify webhooks not subscribed')
+          return []
+        })
         fastify.log.info({ shop, topics }, 'shopify webhooks subscribed')
         await syncCatalog(shop, { ...deps, signal: closing.signal })
       })

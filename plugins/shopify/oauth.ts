@@ -1,15 +1,16 @@
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
 import type { onRequestHookHandler } from 'fastify'
-import { bindingCookie } from '../tokens/browser-binding.js'
 import { csvList } from '../core/config.js'
+import { ShopInvalidError } from '../core/errors.js'
+import { escapeHtml, renderPage, wantsHtml } from '../core/html.js'
+import { bindingCookie } from '../tokens/browser-binding.js'
 import { connectPageUrl, verifyConnectLink } from '../tokens/connect-link.js'
+import { callbackClaims } from '../tokens/state-token.js'
+import { ShopifyCallTimeoutError, ShopifyError } from './client.js'
 import {
   ShopifyBrowserError, ShopifyCodeRejectedError, ShopifyEntryError, ShopifyExpiredError, ShopifyFailedError, ShopifyScopesError,
-  ShopifySignatureError, ShopifyTimeoutError, ShopInvalidError
-} from '../core/errors.js'
-import { escapeHtml, renderPage, wantsHtml } from '../core/html.js'
-import { type Claims, StateTokenError } from '../tokens/state-token.js'
-import { ShopifyCallTimeoutError, ShopifyError } from './client.js'
+  ShopifySignatureError, ShopifyTimeoutError
+} from './errors.js'
 import { checkSignedRedirect } from './hmac.js'
 import { canonicalShop } from './shop-name.js'
 
@@ -27,7 +28,7 @@ const queryPairs = (url: string): Array<[string, string]> => {
 /** Shopify install and OAuth callback: the same signed, browser-bound state as Facebook Login, provider `shopify`. */
 const shopifyOauth: FastifyPluginAsyncTypebox = async (fastify) => {
   const { config, stateToken, shopify, store } = fastify
-  const binding = bindingCookie(config)
+  const binding = bindingCookie({ secure: config.secureCookies, maxAgeSeconds: config.STATE_TOKEN_TTL_SECONDS })
   const secrets = [config.SHOPIFY_API_SECRET, config.SHOPIFY_API_SECRET_PREVIOUS].filter(secret => secret !== '')
   const requiredScopes = csvList(config.SHOPIFY_SCOPES)
 
@@ -48,8 +49,11 @@ const shopifyOauth: FastifyPluginAsyncTypebox = async (fastify) => {
     const shop = canonicalShop(request.query.shop)
     if (shop === undefined) throw new ShopInvalidError()
     const { binding: browser } = binding.start(reply)
-    const state = stateToken.issue('shopify', workspace, { ttlSeconds: config.STATE_TOKEN_TTL_SECONDS, binding: browser, shop, ...(linkExp === undefined ? {} : { linkExp }) })
-    const authorize = new URLSearchParams({ client_id: config.SHOPIFY_API_KEY, scope: config.SHOPIFY_SCOPES, redirect_uri: config.SHOPIFY_REDIRECT_URI, state })
+    const state = stateToken.issue('shopify', workspace,
+      { ttlSeconds: config.STATE_TOKEN_TTL_SECONDS, binding: browser, shop, ...(linkExp === undefined ? {} : { linkExp }) })
+    const authorize = new URLSearchParams({
+      client_id: config.SHOPIFY_API_KEY, scope: config.SHOPIFY_SCOPES, redirect_uri: config.SHOPIFY_REDIRECT_URI, state
+    })
     return reply.header('cache-control', 'no-store').redirect(`${shopify.origin(shop)}/admin/oauth/authorize?${authorize}`, 302)
   })
 
@@ -60,9 +64,10 @@ const shopifyOauth: FastifyPluginAsyncTypebox = async (fastify) => {
     done()
   }
 
-  fastify.get('/callback', { schema: { querystring: CallbackQuery }, onRequest: [...fastify.clientRateLimit, clearBinding] }, async (request, reply) => {
+  const callbackOptions = { schema: { querystring: CallbackQuery }, onRequest: [...fastify.clientRateLimit, clearBinding] }
+  fastify.get('/callback', callbackOptions, async (request, reply) => {
     const query = request.query
-    const claims = verifyState(query.state)
+    const claims = callbackClaims(stateToken, query.state, 'shopify')
     const browserMatches = binding.secretFor(request, claims?.binding) !== undefined
     const signed = checkSignedRedirect(secrets, queryPairs(request.url), Date.now() / 1000, config.STATE_TOKEN_TTL_SECONDS)
     if (signed === 'signature') throw new ShopifySignatureError()
@@ -91,15 +96,6 @@ const shopifyOauth: FastifyPluginAsyncTypebox = async (fastify) => {
     }
     return { workspace, shop, scopes: tokens.scopes, catalog: { status: 'syncing' } }
   })
-
-  function verifyState (state: string | undefined): Claims | undefined {
-    try {
-      return stateToken.verify(state, 'shopify')
-    } catch (err) {
-      if (err instanceof StateTokenError) return undefined
-      throw err
-    }
-  }
 }
 
 function upstreamError (err: unknown): never {

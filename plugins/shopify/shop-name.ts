@@ -1,4 +1,5 @@
-const SHOP = /^[a-z0-9][a-z0-9-]{0,62}\.myshopify\.com$/
+import { SHOP_DOMAIN } from '../core/shop-domain.js'
+
 const ADMIN_URL = /^admin\.shopify\.com\/store\/([a-z0-9][a-z0-9-]{0,62})$/
 const ASCII_SPACE_AT_ENDS = /^[ \t\r\n]+|[ \t\r\n]+$/g
 
@@ -14,5 +15,5 @@ export function canonicalShop (input: unknown): string | undefined {
   const lower = trimmed.replace(/[A-Z]/g, letter => letter.toLowerCase())
   const admin = ADMIN_URL.exec(lower)
   const shop = admin === null ? lower : `${admin[1]}.myshopify.com`
-  return SHOP.test(shop) ? shop : undefined
+  return SHOP_DOMAIN.test(shop) ? shop : undefined
 }

@@ -1,6 +1,5 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyBaseLogger } from 'fastify'
-import type { Config } from '../core/config.js'
 import type { Store } from '../store/index.js'
 import type { ShopifyClient } from './client.js'
 
@@ -20,13 +19,21 @@ const Answer = Type.Object({
   errors: Type.Optional(Type.Array(Type.Object({ message: Type.String() })))
 })
 
+export interface SubscriptionDependencies {
+  shopify: ShopifyClient
+  store: Store
+  log: FastifyBaseLogger
+  /** PUBLIC_BASE_URL: where Shopify delivers */
+  publicBaseUrl: string
+}
+
 /**
  * Subscribes a freshly installed shop to the topics that keep its catalog true and tell us it left. Shopify
  * answers "already taken" for a topic subscribed before (a reinstall), which is as good as a subscription.
  */
-export async function subscribeWebhooks (shop: string, deps: { shopify: ShopifyClient, store: Store, config: Config, log: FastifyBaseLogger }): Promise<string[]> {
-  const { shopify, store, config, log } = deps
-  const callbackUrl = `${config.PUBLIC_BASE_URL}/shopify/webhooks`
+export async function subscribeWebhooks (shop: string, deps: SubscriptionDependencies): Promise<string[]> {
+  const { shopify, store, log } = deps
+  const callbackUrl = `${deps.publicBaseUrl}/shopify/webhooks`
   const subscribed: string[] = []
   for (const topic of WEBHOOK_TOPICS) {
     const token = await store.shops.accessToken(shop, refreshToken => shopify.refresh(shop, refreshToken))

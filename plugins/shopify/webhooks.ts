@@ -7,7 +7,8 @@ import { webhookHmacMatches } from './hmac.js'
 import { canonicalShop } from './shop-name.js'
 
 const BadSignatureError = createError('MSB_SHOPIFY_WEBHOOK_SIGNATURE', 'A valid X-Shopify-Hmac-Sha256 is required.', 401)
-const MissingHeadersError = createError('MSB_SHOPIFY_WEBHOOK_HEADERS', 'X-Shopify-Topic, X-Shopify-Shop-Domain and X-Shopify-Webhook-Id are required.', 400)
+const MissingHeadersError = createError('MSB_SHOPIFY_WEBHOOK_HEADERS',
+  'X-Shopify-Topic, X-Shopify-Shop-Domain and X-Shopify-Webhook-Id are required.', 400)
 const NotJsonError = createError('MSB_SHOPIFY_WEBHOOK_NOT_JSON', 'The body is not JSON.', 400)
 
 const WEBHOOK_BODY_LIMIT = 5 * 1024 * 1024
@@ -27,7 +28,7 @@ const shopifyWebhooks: FastifyPluginAsync = async (fastify) => {
   async function process (delivery: Delivery): Promise<void> {
     const { topic, shop, webhookId } = delivery
     const status = await store.shops.status(shop)
-    if (status === undefined || await store.shopifyWebhooks.seen(webhookId)) return
+    if (status === undefined || await store.deliveryKeys.shopifySeen(webhookId)) return
     const payload = JSON.parse(delivery.body) as { id?: unknown, updated_at?: unknown, status?: unknown }
     const productId = typeof payload.id === 'number' || typeof payload.id === 'string' ? String(payload.id) : undefined
     switch (topic) {
@@ -52,7 +53,7 @@ const shopifyWebhooks: FastifyPluginAsync = async (fastify) => {
         // customers/data_request and customers/redact: this service holds no Shopify customer data; recorded below.
         fastify.log.info({ shop, topic }, 'shopify webhook recorded')
     }
-    await store.shopifyWebhooks.record(webhookId, shop, topic)
+    await store.deliveryKeys.recordShopify(webhookId, shop, topic)
   }
 
   const worker = startInboxWorker({
@@ -72,9 +73,10 @@ const shopifyWebhooks: FastifyPluginAsync = async (fastify) => {
   fastify.post('/webhooks', { bodyLimit: WEBHOOK_BODY_LIMIT }, async (request, reply) => {
     const raw = request.body
     if (!Buffer.isBuffer(raw) || !webhookHmacMatches(secrets, raw, request.headers['x-shopify-hmac-sha256'])) throw new BadSignatureError()
-    const [topic, domain, webhookId] = ['x-shopify-topic', 'x-shopify-shop-domain', 'x-shopify-webhook-id'].map(name => request.headers[name])
+    const { 'x-shopify-topic': topic, 'x-shopify-shop-domain': domain, 'x-shopify-webhook-id': webhookId } = request.headers
     const shop = canonicalShop(domain)
-    if (typeof topic !== 'string' || !HEADER_VALUE.test(topic) || shop === undefined || typeof webhookId !== 'string' || !HEADER_VALUE.test(webhookId)) {
+    const headerValue = (value: unknown): value is string => typeof value === 'string' && HEADER_VALUE.test(value)
+    if (!headerValue(topic) || shop === undefined || !headerValue(webhookId)) {
       throw new MissingHeadersError()
     }
     const body = jsonText(raw, NotJsonError)

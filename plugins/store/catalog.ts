@@ -21,7 +21,8 @@ export type ProductHit = Pick<Product, 'id' | 'title' | 'handle' | 'url' | 'imag
 
 export type SyncResult = 'running' | 'ok' | 'failed'
 
-const COLUMNS = ['title', 'handle', 'description', 'product_type', 'vendor', 'tags', 'url', 'image_url', 'min_price', 'max_price', 'currency', 'variants', 'lowest_available_price', 'updated_at']
+const COLUMNS = ['title', 'handle', 'description', 'product_type', 'vendor', 'tags', 'url', 'image_url', 'min_price', 'max_price',
+  'currency', 'variants', 'lowest_available_price', 'updated_at']
 
 /** A shop's catalog: upserts that never let an older version win, removal of what a full sync did not see, search. */
 export function createCatalogStore (db: Db) {
@@ -52,10 +53,12 @@ export function createCatalogStore (db: Db) {
           updated_at: p.updatedAt
         }
       })
-      const newer = COLUMNS.map(c => `${c} = CASE WHEN products.updated_at <= excluded.updated_at THEN excluded.${c} ELSE products.${c} END`)
+      const newer = COLUMNS.map(c =>
+        `${c} = CASE WHEN products.updated_at <= excluded.updated_at THEN excluded.${c} ELSE products.${c} END`)
       await db.query(`
         INSERT INTO products (shop, id, ${COLUMNS.join(', ')}, seen_at)
-        SELECT $1, id, ${COLUMNS.join(', ')}, $3 FROM jsonb_to_recordset($2::jsonb) AS t (id text, title text, handle text, description text,
+        SELECT $1, id, ${COLUMNS.join(', ')}, $3 FROM jsonb_to_recordset($2::jsonb) AS t (id text, title text, handle text,
+          description text,
           product_type text, vendor text, tags text, url text, image_url text, min_price numeric, max_price numeric, currency text,
           variants jsonb, lowest_available_price numeric, updated_at timestamptz)
         ON CONFLICT (shop, id) DO UPDATE SET ${newer.join(', ')}, seen_at = excluded.seen_at`, [shop, JSON.stringify(rows), seenAt])

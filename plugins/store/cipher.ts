@@ -1,9 +1,5 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto'
-
-export interface EncryptionKey {
-  id: string
-  key: Buffer
-}
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
+import type { EncryptionKey } from '../core/encryption-keys.js'
 
 export interface Sealed {
   ciphertext: string
@@ -12,23 +8,6 @@ export interface Sealed {
 
 const NONCE_BYTES = 12
 const TAG_BYTES = 16
-
-function decodeKey (text: string): Buffer {
-  if (/^[0-9a-fA-F]{64}$/.test(text)) return Buffer.from(text, 'hex')
-  if (/^[A-Za-z0-9+/]{43}=$/.test(text)) {
-    const key = Buffer.from(text, 'base64')
-    if (key.length === 32 && key.toString('base64') === text) return key
-  }
-  throw new Error('must be a comma-separated list of 32-byte keys, each 64 hex characters or base64 of exactly 32 bytes')
-}
-
-/** The key id is a digest prefix, so rows say which key sealed them without revealing it. */
-export function parseEncryptionKeys (value: string): EncryptionKey[] {
-  return value.split(',').map(part => {
-    const key = decodeKey(part.trim())
-    return { id: createHash('sha256').update(key).digest('hex').slice(0, 12), key }
-  })
-}
 
 export class DecryptionError extends Error {
   override name = 'DecryptionError'

@@ -1,6 +1,15 @@
-import type { MessengerEvent } from '../messenger/events.js'
 import type { Cipher } from './cipher.js'
 import type { Db } from './db.js'
+
+/** What a delivery brings to a conversation; a provider's parser produces these. */
+export type ConversationEvent =
+  | { kind: 'message', pageId: string, psid: string, mid: string, direction: 'in' | 'out', text: string, at: Date, fromCustomer: boolean }
+  | { kind: 'read', pageId: string, psid: string, key: string, at: Date }
+  | { kind: 'optin', pageId: string, psid: string, key: string, at: Date, notificationToken?: NotificationToken }
+
+interface NotificationToken { token: string, frequency: string, expiresAt: Date | null }
+
+export type MessageEvent = Extract<ConversationEvent, { kind: 'message' }>
 
 const KEPT_MESSAGES = 20
 const WINDOW_MS = 24 * 60 * 60 * 1000
@@ -13,21 +22,19 @@ export interface Conversation {
   messages: Array<{ mid: string, direction: 'in' | 'out', text: string, at: string }>
 }
 
-type MessageEvent = Extract<MessengerEvent, { kind: 'message' }>
-
 const iso = (value: Date | string | null) => value === null ? null : new Date(value).toISOString()
 
-/** The Messenger side of the store: applying deliveries, conversations and their last messages. */
 export const notificationTokenAad = (pageId: string, psid: string) => `notification-token:${pageId}:${psid}`
 
-export function createMessengerStore (db: Db, cipher: Cipher) {
+/** Applying deliveries to conversations, and the conversations with their last messages. */
+export function createConversationStore (db: Db, cipher: Cipher) {
   return {
     /**
      * Applies the events of several items and removes them from the inbox in one statement (atomic by itself): on the
      * embedded store every statement costs about a millisecond, so a burst costs a few, not a few per message.
      * Returns the messages that were new. Each step is idempotent, so an item applied again changes nothing.
      */
-    async apply (items: Array<{ id: string, events: MessengerEvent[] }>): Promise<MessageEvent[]> {
+    async apply (items: Array<{ id: string, events: ConversationEvent[] }>): Promise<MessageEvent[]> {
       const events = items.flatMap(item => item.events.map((event, index) => ({ event, dropKey: `dropped:${item.id}:${index}` })))
       for (const { event } of events) {
         if (event.kind !== 'optin' || event.notificationToken === undefined) continue
@@ -40,7 +47,17 @@ export function createMessengerStore (db: Db, cipher: Cipher) {
         [event.pageId, event.psid, sealed.ciphertext, sealed.keyId, event.notificationToken.frequency, event.notificationToken.expiresAt])
       }
       const rows = events.map(({ event, dropKey }) => event.kind === 'message'
-        ? { kind: 'message', drop_key: dropKey, page_id: event.pageId, psid: event.psid, at: event.at, mid: event.mid, direction: event.direction, text: event.text, from_customer: event.fromCustomer }
+        ? {
+            kind: 'message',
+            drop_key: dropKey,
+            page_id: event.pageId,
+            psid: event.psid,
+            at: event.at,
+            mid: event.mid,
+            direction: event.direction,
+            text: event.text,
+            from_customer: event.fromCustomer
+          }
         : { kind: event.kind, drop_key: dropKey, page_id: event.pageId, psid: event.psid, at: event.at, key: event.key })
       const results = await db.query<{ mid: string, overfull: boolean }>(`
         WITH incoming AS (
@@ -71,7 +88,8 @@ export function createMessengerStore (db: Db, cipher: Cipher) {
         SELECT mid, overfull FROM fresh JOIN touched USING (page_id, psid)`, [JSON.stringify(rows), items.map(item => item.id)])
       const inserted = new Set(results.map(row => row.mid))
       const past = new Set(results.filter(row => row.overfull).map(row => row.mid))
-      const fresh = events.map(({ event }) => event).filter((event): event is MessageEvent => event.kind === 'message' && inserted.delete(event.mid))
+      const fresh = events.map(({ event }) => event)
+        .filter((event): event is MessageEvent => event.kind === 'message' && inserted.delete(event.mid))
       const overfull = fresh.filter(message => past.has(message.mid))
       if (overfull.length > 0) {
         // Per conversation through its (page, psid, at) index: the cost follows the conversations touched, not the table.
@@ -114,4 +132,4 @@ export function createMessengerStore (db: Db, cipher: Cipher) {
   }
 }
 
-export type MessengerStore = ReturnType<typeof createMessengerStore>
+export type ConversationStore = ReturnType<typeof createConversationStore>

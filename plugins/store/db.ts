@@ -1,7 +1,11 @@
 import { mkdir } from 'node:fs/promises'
 import type { PGlite } from '@electric-sql/pglite'
 import pg from 'pg'
-import { StoreUnavailableError } from '../core/errors.js'
+
+/** The database cannot be reached right now (not: this query is wrong). The app answers it with a 503. */
+export class StoreUnavailableError extends Error {
+  override name = 'StoreUnavailableError'
+}
 
 export interface Queryable {
   query<Row = Record<string, unknown>> (sql: string, params?: unknown[]): Promise<Row[]>
@@ -39,7 +43,10 @@ function wrap (target: Pick<PGlite, 'query' | 'exec'>) {
 // These keep a restarted embedded store near 190 MB of RSS instead of 330 MB (measured with bench/run.ts).
 // Its pages are all in memory, so a random read costs what a sequential one does: the planner then prefers
 // the catalog's GIN index to evaluating the text search on every row.
-const EMBEDDED_SETTINGS = ['shared_buffers = 16MB', 'wal_buffers = 1MB', 'work_mem = 2MB', 'maintenance_work_mem = 8MB', 'temp_buffers = 2MB', 'random_page_cost = 1.1']
+const EMBEDDED_SETTINGS = [
+  'shared_buffers = 16MB', 'wal_buffers = 1MB', 'work_mem = 2MB', 'maintenance_work_mem = 8MB', 'temp_buffers = 2MB',
+  'random_page_cost = 1.1'
+]
 
 /**
  * An embedded PostgreSQL in `dataDir`, or in memory when `dataDir` is undefined. A new one starts from
@@ -66,10 +73,11 @@ const UNAVAILABLE_SQLSTATE = /^(08|53|57)/
 function unavailable (err: unknown): unknown {
   const code = (err as { code?: unknown }).code
   const sqlState = typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)
-  return !sqlState || UNAVAILABLE_SQLSTATE.test(code as string) ? new StoreUnavailableError({ cause: err }) : err
+  if (sqlState && !UNAVAILABLE_SQLSTATE.test(code as string)) return err
+  return new StoreUnavailableError('the database is unavailable', { cause: err })
 }
 
-/** A PostgreSQL pool; connection failures surface as StoreUnavailableError (503) and the pool recovers by itself. */
+/** A PostgreSQL pool; connection failures surface as StoreUnavailableError and the pool recovers by itself. */
 export function openPostgres (connectionString: string, poolSize: number, onIdleError: (err: Error) => void): Db {
   const pool = new pg.Pool({ connectionString, max: poolSize, connectionTimeoutMillis: 3000 })
   pool.on('error', onIdleError)

@@ -20,7 +20,9 @@ export function createInboxWriter (db: Queryable) {
   function takeBatch (): Waiting[] {
     let bytes = 0
     let count = 0
-    while (count < waiting.length && (count === 0 || bytes + waiting[count]!.body.length <= MAX_BATCH_BYTES)) bytes += waiting[count++]!.body.length
+    while (count < waiting.length && (count === 0 || bytes + waiting[count]!.body.length <= MAX_BATCH_BYTES)) {
+      bytes += waiting[count++]!.body.length
+    }
     return waiting.splice(0, count)
   }
 

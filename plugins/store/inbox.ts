@@ -36,7 +36,8 @@ export function createInboxStore (db: Db) {
     /** Ends the leases a previous run of this process held: only safe where no other worker shares the inbox. */
     async releaseLeases (source: string): Promise<void> {
       if (!db.exclusive) return
-      await db.query('UPDATE inbox SET next_attempt_at = now() WHERE source = $1 AND parked_at IS NULL AND next_attempt_at > now()', [source])
+      await db.query('UPDATE inbox SET next_attempt_at = now() WHERE source = $1 AND parked_at IS NULL AND next_attempt_at > now()',
+        [source])
     },
 
     /** Gives back items this worker claimed and will not process (it is stopping): due at once, attempt undone. */

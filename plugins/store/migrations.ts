@@ -222,7 +222,8 @@ const MIGRATION_LOCK_KEY = 727_274_001
 export async function migrate (db: Db): Promise<number[]> {
   return db.transaction(async tx => {
     await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY])
-    await tx.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())')
+    await tx.exec(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())')
     const applied = new Set((await tx.query<{ version: number }>('SELECT version FROM schema_migrations')).map(row => row.version))
     const ran: number[] = []
     for (const migration of MIGRATIONS) {

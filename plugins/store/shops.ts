@@ -10,10 +10,11 @@ export interface ShopTokens {
   scopes: string[]
 }
 
-/** Shopify refused the refresh token (invalid_grant): only the shop owner can restore access. */
-export class RefreshRefusedError extends Error {
-  override name = 'RefreshRefusedError'
-}
+/**
+ * Renews a shop's pair from its refresh token; 'refused' when the grant is gone (Shopify's invalid_grant), so only
+ * the shop owner can restore access.
+ */
+export type RenewTokens = (refreshToken: string) => Promise<ShopTokens | 'refused'>
 
 /** The shop cannot be called: it is not installed, was uninstalled, or needs its owner to connect it again. */
 export class ShopUnavailableError extends Error {
@@ -61,23 +62,30 @@ export function createShopStore (db: Db, cipher: Cipher) {
   const renewing = new Map<string, Promise<string>>()
 
   async function writeTokens (tx: Queryable, shop: string, tokens: ShopTokens) {
-    const rows = [['access', tokens.accessToken, tokens.accessExpiresAt], ['refresh', tokens.refreshToken, tokens.refreshExpiresAt]] as const
+    const rows = [
+      ['access', tokens.accessToken, tokens.accessExpiresAt],
+      ['refresh', tokens.refreshToken, tokens.refreshExpiresAt]
+    ] as const
     for (const [kind, token, expiresAt] of rows) {
       const sealed = cipher.seal(token, shopTokenAad(`${shop}:${kind}`))
       await tx.query(`INSERT INTO shop_tokens (shop, kind, token_ciphertext, token_key_id, expires_at) VALUES ($1, $2, $3, $4, $5)
         ON CONFLICT (shop, kind) DO UPDATE SET token_ciphertext = excluded.token_ciphertext, token_key_id = excluded.token_key_id,
           expires_at = excluded.expires_at`, [shop, kind, sealed.ciphertext, sealed.keyId, expiresAt])
     }
-    await tx.query("UPDATE shops SET scopes = $2, status = 'connected', updated_at = now() WHERE shop = $1", [shop, tokens.scopes.join(',')])
+    await tx.query("UPDATE shops SET scopes = $2, status = 'connected', updated_at = now() WHERE shop = $1",
+      [shop, tokens.scopes.join(',')])
   }
 
   async function readTokens (tx: Queryable, shop: string) {
-    const rows = await tx.query<{ status: string, kind: 'access' | 'refresh', token_ciphertext: string, token_key_id: string, expires_at: Date | null }>(`
+    type TokenRow = { status: string, kind: 'access' | 'refresh', token_ciphertext: string, token_key_id: string, expires_at: Date | null }
+    const rows = await tx.query<TokenRow>(`
       SELECT s.status, t.kind, t.token_ciphertext, t.token_key_id, t.expires_at FROM shops s JOIN shop_tokens t USING (shop)
       WHERE s.shop = $1`, [shop])
     const token = (kind: 'access' | 'refresh') => {
       const row = rows.find(r => r.kind === kind)
-      return row === undefined ? undefined : { token: cipher.open({ ciphertext: row.token_ciphertext, keyId: row.token_key_id }, shopTokenAad(`${shop}:${kind}`)), expiresAt: row.expires_at }
+      if (row === undefined) return undefined
+      const token = cipher.open({ ciphertext: row.token_ciphertext, keyId: row.token_key_id }, shopTokenAad(`${shop}:${kind}`))
+      return { token, expiresAt: row.expires_at }
     }
     return { status: rows[0]?.status, access: token('access'), refresh: token('refresh') }
   }
@@ -89,7 +97,7 @@ export function createShopStore (db: Db, cipher: Cipher) {
    * Renews under the shop row's lock: a refresh token is single-use, so one replica renews while the others
    * wait and then find the new pair, which is stored in the same transaction before anyone uses it.
    */
-  async function renew (shop: string, refresh: (refreshToken: string) => Promise<ShopTokens>, now: () => number): Promise<string> {
+  async function renew (shop: string, refresh: RenewTokens, now: () => number): Promise<string> {
     const token = await db.transaction(async tx => {
       // The lock first, the read after it: a statement that waited for a lock still sees the snapshot it began
       // with, so a joined read would miss the tokens the replica that held the lock just stored.
@@ -97,15 +105,13 @@ export function createShopStore (db: Db, cipher: Cipher) {
       const current = await readTokens(tx, shop)
       if (current.status !== 'connected' || current.refresh === undefined) throw new ShopUnavailableError(`shop ${shop} is not connected`)
       if (fresh(current.access, now())) return current.access!.token
-      try {
-        const tokens = await refresh(current.refresh.token)
-        await writeTokens(tx, shop, tokens)
-        return tokens.accessToken
-      } catch (err) {
-        if (!(err instanceof RefreshRefusedError)) throw err
+      const tokens = await refresh(current.refresh.token)
+      if (tokens === 'refused') {
         await tx.query("UPDATE shops SET status = 'needs_reconnect', updated_at = now() WHERE shop = $1", [shop])
         return undefined
       }
+      await writeTokens(tx, shop, tokens)
+      return tokens.accessToken
     })
     if (token === undefined) throw new ShopUnavailableError(`shop ${shop} needs its owner to connect it again`)
     return token
@@ -129,7 +135,7 @@ export function createShopStore (db: Db, cipher: Cipher) {
      * The access token for an Admin API call, renewed first when it expires within 5 minutes: single-flight
      * in this process (concurrent callers share one renewal) and across replicas (the row lock).
      */
-    async accessToken (shop: string, refresh: (refreshToken: string) => Promise<ShopTokens>, now: () => number = Date.now): Promise<string> {
+    async accessToken (shop: string, refresh: RenewTokens, now: () => number = Date.now): Promise<string> {
       const current = await readTokens(db, shop)
       if (current.status !== 'connected') throw new ShopUnavailableError(`shop ${shop} is not connected`)
       if (fresh(current.access, now())) return current.access!.token

@@ -1,6 +1,5 @@
 import { hash, timingSafeEqual } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { Config } from '../core/config.js'
 import { randomText } from './random.js'
 
 /**
@@ -8,13 +7,12 @@ import { randomText } from './random.js'
  * so a state replayed in another browser fails; for Facebook the same secret is the PKCE verifier and its
  * hash the code_challenge, so the verifier never leaves the browser's cookie and the token exchange.
  */
-export function bindingCookie (config: Config) {
-  const secure = config.FACEBOOK_REDIRECT_URI.startsWith('https:')
+export function bindingCookie ({ secure, maxAgeSeconds }: { secure: boolean, maxAgeSeconds: number }) {
   // The __Host- prefix makes browsers refuse the cookie unless it is Secure, host-only and Path=/.
   const name = secure ? '__Host-oauth_binding' : 'oauth_binding'
   const attributes = { httpOnly: true, sameSite: 'lax', path: '/', secure } as const
   // Written by hand on the hot path: the name is fixed and the value base64url, so nothing needs encoding.
-  const setCookieSuffix = `; Max-Age=${config.STATE_TOKEN_TTL_SECONDS}; Path=/; HttpOnly;${secure ? ' Secure;' : ''} SameSite=Lax`
+  const setCookieSuffix = `; Max-Age=${maxAgeSeconds}; Path=/; HttpOnly;${secure ? ' Secure;' : ''} SameSite=Lax`
 
   return {
     name,

@@ -1,3 +1,5 @@
+import { SHOP_DOMAIN } from '../core/shop-domain.js'
+
 /**
  * The signed payload of a state token, version 1, in bytes (a third of the JSON it replaced, parsed without
  * a JSON parser):
@@ -10,7 +12,6 @@ export type TokenKind = typeof TOKEN_KINDS[number]
 
 export const WORKSPACE_PATTERN = '^[a-z0-9][a-z0-9-]{0,62}$'
 const WORKSPACE = new RegExp(WORKSPACE_PATTERN)
-const SHOP = /^[a-z0-9][a-z0-9-]{0,62}\.myshopify\.com$/
 
 export interface Claims {
   kind: TokenKind
@@ -40,12 +41,13 @@ export function encodeClaims (claims: Claims): Buffer {
   const { binding, linkExp, shop, workspace } = claims
   if (claims.nonce.length !== NONCE_TEXT) throw new Error('nonce must be 16 bytes')
   if (binding !== undefined && binding.length !== BINDING_TEXT) throw new Error('binding must be 32 bytes')
-  if (shop !== undefined && !SHOP.test(shop)) throw new Error('invalid shop')
+  if (shop !== undefined && !SHOP_DOMAIN.test(shop)) throw new Error('invalid shop')
   if (!WORKSPACE.test(workspace) && !(workspace === '' && shop !== undefined)) throw new Error('invalid workspace')
   for (const time of [claims.iat, claims.exp, linkExp ?? 0]) {
     if (!Number.isInteger(time) || time < 0 || time > MAX_UINT32) throw new Error('times must be uint32 seconds')
   }
-  const length = HEADER + (binding === undefined ? 0 : 32) + (linkExp === undefined ? 0 : 4) + (shop === undefined ? 0 : 1 + shop.length) + workspace.length
+  const length = HEADER + (binding === undefined ? 0 : 32) + (linkExp === undefined ? 0 : 4) +
+    (shop === undefined ? 0 : 1 + shop.length) + workspace.length
   // From Buffer's pool, not zeroed: every byte is written below, and a short write throws.
   const out = Buffer.allocUnsafe(length)
   out[0] = VERSION
@@ -96,7 +98,7 @@ export function decodeClaims (bytes: Buffer): Claims | undefined {
   if (flags & HAS_SHOP) {
     const length = bytes[at] ?? 0
     claims.shop = bytes.toString('latin1', at + 1, at + 1 + length)
-    if (bytes.length < at + 1 + length || !SHOP.test(claims.shop)) return undefined
+    if (bytes.length < at + 1 + length || !SHOP_DOMAIN.test(claims.shop)) return undefined
     at += 1 + length
   }
   claims.workspace = bytes.toString('latin1', at)

@@ -103,6 +103,19 @@ export interface StateTokens {
   verify (token: unknown, kind: TokenKind): Claims
 }
 
+/**
+ * A callback's state claims, or undefined when the state does not verify: the callback first clears the browser
+ * binding and then decides which refusal the person sees.
+ */
+export function callbackClaims (tokens: StateTokens, state: string | undefined, kind: 'facebook' | 'shopify'): Claims | undefined {
+  try {
+    return tokens.verify(state, kind)
+  } catch (err) {
+    if (err instanceof StateTokenError) return undefined
+    throw err
+  }
+}
+
 declare module 'fastify' {
   interface FastifyInstance {
     stateToken: StateTokens

@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises'
-import t from 'tap'
 import { chromium, type Browser } from 'playwright-core'
+import t from 'tap'
 import { DEFAULT_PAGES, startFacebookEmulator } from '../../tools/emulator/facebook.js'
 import { APP_ID, APP_SECRET, build, freePort, mintLink, testDb } from '../helper.js'
 

@@ -2,13 +2,13 @@ import { execFile } from 'node:child_process'
 import { writeFile, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { promisify } from 'node:util'
 import t from 'tap'
 import { request } from 'undici'
 import { startFacebookEmulator } from '../../tools/emulator/facebook.js'
-import { browser } from '../http-client.js'
 import { ADMIN_TOKEN, APP_ID, APP_SECRET, freePort, testEnv } from '../helper.js'
+import { browser } from '../http-client.js'
 
 /**
  * The Dockerfile, built and run for real with podman (../shared/container), read-only, as its user, against
@@ -50,6 +50,8 @@ t.test('the image builds, runs read-only as a non-root user, serves the flow and
   t.not(await podman('exec', name, 'id', '-u'), '0', 'the service does not run as root')
   t.equal(await podman('exec', name, 'sh', '-c', 'touch /app/x 2>/dev/null && echo writable || echo read-only'), 'read-only', 'the root filesystem is read-only')
   await t.resolves(podman('healthcheck', 'run', name), 'the HEALTHCHECK passes without curl')
+  t.equal(await podman('exec', name, 'sh', '-c', 'ls dist; find / -xdev -path /proc -prune -o -name "*emulator*" -print 2>/dev/null | grep -v node_modules || true'),
+    'plugins\nsrc', 'the image holds the service (dist/src, dist/plugins) and no emulator, demo, bench or test')
 
   const mint = async () => {
     const res = await request(`${base}/admin/workspaces/container/connect-links`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })

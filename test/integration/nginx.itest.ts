@@ -6,8 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { request } from 'undici'
 import { startFacebookEmulator } from '../../tools/emulator/facebook.js'
-import { browser } from '../http-client.js'
 import { ADMIN_TOKEN, APP_ID, APP_SECRET, freePort, POSTGRES_SKIP, testPostgresUrl } from '../helper.js'
+import { browser } from '../http-client.js'
 import { spawnService } from '../service-process.js'
 
 /** deploy/nginx.conf with loopback addresses, plain HTTP and a throwaway prefix: everything else as shipped. */
@@ -42,7 +42,7 @@ t.test('through real nginx: two replicas on one PostgreSQL, login and callback o
     LOG_LEVEL: 'info'
   }
   // Started together: the migration advisory lock lets one replica migrate while the other waits.
-  const [a, b] = await Promise.all([spawnService(t, { ...shared, PORT: String(portA) }), spawnService(t, { ...shared, PORT: String(portB) })])
+  const [a, b] = await Promise.all([portA, portB].map(port => spawnService(t, { ...shared, PORT: String(port) })))
 
   const dir = await mkdtemp(join(tmpdir(), 'msb-nginx-'))
   await chmod(dir, 0o755)

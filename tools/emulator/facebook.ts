@@ -238,7 +238,8 @@ export async function startFacebookEmulator (options: FacebookEmulatorOptions) {
 
   /** Meta's user-data callbacks: a form with the user's signed_request, as when they remove the app. */
   async function userDataCallback (path: string) {
-    const form = new URLSearchParams({ signed_request: signedRequest(options.appSecret, { user_id: user.id, issued_at: Math.floor(Date.now() / 1000) }) })
+    const signed = signedRequest(options.appSecret, { user_id: user.id, issued_at: Math.floor(Date.now() / 1000) })
+    const form = new URLSearchParams({ signed_request: signed })
     const answer = await post(service(path), form.toString(), { 'content-type': 'application/x-www-form-urlencoded' })
     return { status: answer.status, body: answer.body === '' ? null : JSON.parse(answer.body) as unknown }
   }

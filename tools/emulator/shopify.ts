@@ -80,7 +80,9 @@ export async function startShopifyEmulator (options: ShopifyEmulatorOptions) {
     const lifetime = options.accessTokenSeconds ?? 3600
     accessTokens.set(accessToken, { shop, expiresAt: Date.now() + lifetime * 1000 })
     refreshTokens.set(refreshToken, { shop, scopes })
-    return { access_token: accessToken, scope: scopes, expires_in: lifetime, refresh_token: refreshToken, refresh_token_expires_in: 7_776_000 }
+    return {
+      access_token: accessToken, scope: scopes, expires_in: lifetime, refresh_token: refreshToken, refresh_token_expires_in: 7_776_000
+    }
   }
 
   function grant (res: ServerResponse, ticket: { shop: string, redirectUri: string, state: string, scopes: string }) {
@@ -119,7 +121,8 @@ export async function startShopifyEmulator (options: ShopifyEmulatorOptions) {
     json(res, 200, issue(shop, held.scopes))
   }
 
-  function graphql (shop: string, req: IncomingMessage, body: { query?: string, variables?: Record<string, unknown> }, res: ServerResponse) {
+  function graphql (shop: string, req: IncomingMessage, body: { query?: string, variables?: Record<string, unknown> },
+    res: ServerResponse) {
     stats.graphqlCalls++
     const held = accessTokens.get(String(req.headers['x-shopify-access-token']))
     if (held === undefined || held.shop !== shop || held.expiresAt < Date.now()) return json(res, 401, { errors: '[API] Invalid API key or access token (unrecognized login or wrong password)' })
@@ -134,7 +137,8 @@ export async function startShopifyEmulator (options: ShopifyEmulatorOptions) {
     bucket.available = Math.min(BUCKET.maximum, bucket.available + (now - bucket.at) / 1000 * BUCKET.restorePerSecond)
     bucket.at = now
     buckets.set(shop, bucket)
-    const throttleStatus = () => ({ maximumAvailable: BUCKET.maximum, currentlyAvailable: Math.floor(bucket.available), restoreRate: BUCKET.restorePerSecond })
+    const throttleStatus = () =>
+      ({ maximumAvailable: BUCKET.maximum, currentlyAvailable: Math.floor(bucket.available), restoreRate: BUCKET.restorePerSecond })
     if (bucket.available < requested) {
       stats.throttled++
       return json(res, 200, { errors: [{ message: 'Throttled', extensions: { code: 'THROTTLED' } }], extensions: { cost: { requestedQueryCost: requested, actualQueryCost: null, throttleStatus: throttleStatus() } } })

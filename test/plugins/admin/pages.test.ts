@@ -50,7 +50,7 @@ t.test('workspace ids outside the pattern are 400', async t => {
 
 t.test('pages are listed without tokens, an unknown workspace has none, deletion is 204 then 404', async t => {
   const app = await build(t, { db })
-  await app.store.saveConnection({ workspace: 'adm-pages', user: { id: '7', name: 'U', accessToken: 'EAAuser' }, pages: [page('501'), page('502')] })
+  await app.store.pages.saveConnection({ workspace: 'adm-pages', user: { id: '7', name: 'U', accessToken: 'EAAuser' }, pages: [page('501'), page('502')] })
   const res = await app.inject({ url: '/admin/workspaces/adm-pages/pages', headers: auth })
   t.same(res.json(), {
     pages: [

@@ -79,7 +79,11 @@ t.test('a sync asked for while one runs for the shop joins it: the catalog is re
   const readTwice = new Promise<void>(resolve => { readAgain = resolve })
   const emptyCatalog = {
     data: { products: { pageInfo: { hasNextPage: false, endCursor: null }, nodes: [] } },
-    extensions: { cost: { requestedQueryCost: 922, actualQueryCost: 2, throttleStatus: { maximumAvailable: 2000, currentlyAvailable: 2000, restoreRate: 100 } } }
+    extensions: {
+      cost: {
+        requestedQueryCost: 922, actualQueryCost: 2, throttleStatus: { maximumAvailable: 2000, currentlyAvailable: 2000, restoreRate: 100 }
+      }
+    }
   }
   agent.get(`https://${shop}`).intercept({ path: /graphql\.json$/, method: 'POST' })
     .reply(200, () => { if (++reads === 2) readAgain(); return emptyCatalog }).delay(200).times(2)

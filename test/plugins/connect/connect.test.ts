@@ -5,7 +5,7 @@ const db = await testDb(t)
 
 t.test('the connect page lists the workspace Pages and links to Facebook Login', async t => {
   const app = await build(t, { db })
-  await app.store.saveConnection({
+  await app.store.pages.saveConnection({
     workspace: 'con-a',
     user: { id: '8', name: 'U', accessToken: 'EAAuser' },
     pages: [

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import t from 'tap'
 import { ConfigError, ConfigSchema, loadConfig } from '../../../plugins/core/config.js'
-import { testEnv } from '../../helper.js'
+import { build, testDb, testEnv } from '../../helper.js'
 
 t.test('unset variables take their defaults and numbers are coerced', async t => {
   const env = testEnv({ PORT: '8080' })
@@ -19,6 +19,7 @@ t.test('unset variables take their defaults and numbers are coerced', async t =>
     FACEBOOK_GRAPH_URL: 'https://graph.facebook.com',
     FACEBOOK_DIALOG_URL: 'https://www.facebook.com',
     GRAPH_TIMEOUT_MS: 5000,
+    SHOPIFY_TIMEOUT_MS: 5000,
     CALLBACK_TIMEOUT_MS: 8000,
     STATE_TOKEN_TTL_SECONDS: 300,
     DATA_DIR: './data',
@@ -45,6 +46,7 @@ const refusals: Array<[string, string]> = [
   ['CONNECT_LINK_TTL_SECONDS', '0'],
   ['GRAPH_API_VERSION', '26.0'],
   ['GRAPH_TIMEOUT_MS', '0'],
+  ['SHOPIFY_TIMEOUT_MS', '0'],
   ['CALLBACK_TIMEOUT_MS', 'soon'],
   ['STATE_TOKEN_TTL_SECONDS', '0'],
   ['PORT', '70000'],
@@ -79,6 +81,31 @@ t.test('the Shopify variables: none, or the key, the secret and the redirect URI
   refused({ ...shopify, SHOPIFY_REDIRECT_URI: '' }, /SHOPIFY_REDIRECT_URI/)
   refused({ ...shopify, SHOPIFY_REDIRECT_URI: 'https://bot.example.org/facebook/callback' }, /SHOPIFY_REDIRECT_URI/)
   refused({ ...shopify, SHOPIFY_REDIRECT_URI: 'https://bot.example.org/shopify/callback?x=1' }, /SHOPIFY_REDIRECT_URI/)
+})
+
+t.test('features and cookie security are decided once, from their variables', async t => {
+  t.same(loadConfig(testEnv()).features, { messenger: false, shopify: false })
+  const on = loadConfig(testEnv({
+    MESSENGER_VERIFY_TOKEN: 'verify-token-0123456789',
+    SHOPIFY_API_KEY: 'shopify-key',
+    SHOPIFY_API_SECRET: 'shopify-secret',
+    SHOPIFY_REDIRECT_URI: 'https://bot.example.org/shopify/callback'
+  }))
+  t.same(on.features, { messenger: true, shopify: true })
+  t.equal(loadConfig(testEnv({ PUBLIC_BASE_URL: 'https://bot.example.org' })).secureCookies, true)
+  t.equal(loadConfig(testEnv({ PUBLIC_BASE_URL: 'http://127.0.0.1:5000' })).secureCookies, false)
+  t.equal(loadConfig(testEnv({ FACEBOOK_REDIRECT_URI: 'http://127.0.0.1:5000/facebook/callback' })).secureCookies, false,
+    'PUBLIC_BASE_URL defaults to the redirect URI\'s origin')
+})
+
+t.test('@fastify/env decorates fastify.config with the checked values and the derived fields beside them', async t => {
+  const config = loadConfig(testEnv({ PORT: '6100', MESSENGER_VERIFY_TOKEN: 'verify-token-0123456789' }))
+  const app = await build(t, { config, db: await testDb(t) })
+  t.ok(app.hasDecorator('getEnvs'), "@fastify/env's own decorator is there")
+  t.equal(app.getEnvs<{ PORT: number }>().PORT, 6100)
+  t.equal(app.config.PORT, 6100)
+  t.same(app.config.features, { messenger: true, shopify: false })
+  t.equal(app.config.secureCookies, true)
 })
 
 t.test('.env.example documents every variable', async t => {

@@ -7,7 +7,8 @@ import { ADMIN_TOKEN, build, logCapture, mintLink, mockGraph, startLogin, testDb
 
 const db = await testDb(t)
 
-async function flow (t: Parameters<typeof build>[0], options: Parameters<typeof mockCallbackGraph>[1] & { env?: Record<string, string>, workspace?: string } = {}) {
+type FlowOptions = Parameters<typeof mockCallbackGraph>[1] & { env?: Record<string, string>, workspace?: string }
+async function flow (t: Parameters<typeof build>[0], options: FlowOptions = {}) {
   const agent = mockGraph(t)
   const logs = logCapture()
   const app = await build(t, { db, dispatcher: agent, logStream: logs.stream, env: { LOG_LEVEL: 'info', ...options.env } })

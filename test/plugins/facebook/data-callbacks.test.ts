@@ -1,6 +1,6 @@
 import t from 'tap'
-import { APP_SECRET, ADMIN_TOKEN, build, testDb } from '../../helper.js'
 import { signedRequest } from '../../../tools/emulator/facebook.js'
+import { APP_SECRET, ADMIN_TOKEN, build, testDb } from '../../helper.js'
 
 const db = await testDb(t)
 const app = await build(t, { db, env: { PUBLIC_BASE_URL: 'https://bot.example.org' } })
@@ -9,8 +9,8 @@ const page = (id: string) => ({ id, name: id, category: '', tasks: ['MESSAGING']
 const form = (url: string, value: string) => app.inject({ method: 'POST', url, payload: `signed_request=${encodeURIComponent(value)}`, headers: { 'content-type': 'application/x-www-form-urlencoded' } })
 const pages = async (ws: string) => (await app.inject({ url: `/admin/workspaces/${ws}/pages`, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json().pages
 
-await app.store.saveConnection({ workspace: 'fd-ws', user: { id: '801', name: 'Leaving', accessToken: 'EAAu801' }, pages: [page('901'), page('902')] })
-await app.store.saveConnection({ workspace: 'fd-ws', user: { id: '802', name: 'Staying', accessToken: 'EAAu802' }, pages: [page('903')] })
+await app.store.pages.saveConnection({ workspace: 'fd-ws', user: { id: '801', name: 'Leaving', accessToken: 'EAAu801' }, pages: [page('901'), page('902')] })
+await app.store.pages.saveConnection({ workspace: 'fd-ws', user: { id: '802', name: 'Staying', accessToken: 'EAAu802' }, pages: [page('903')] })
 // 902 is also connected by 802, but its stored token is 801's (801 connected it last).
 await db.query("INSERT INTO page_connections (page_id, user_id) VALUES ('902', '802')")
 await db.query("INSERT INTO conversations (page_id, psid) VALUES ('901', '7001')")

@@ -56,6 +56,15 @@ t.test('over plain http the cookie is not Secure and has no __Host- prefix', asy
   t.notMatch(String(res.headers['set-cookie']), 'Secure')
 })
 
+t.test('PUBLIC_BASE_URL decides the cookie, not the redirect URI: https there makes it Secure with the __Host- prefix', async t => {
+  const app = await build(t, {
+    db, env: { FACEBOOK_REDIRECT_URI: 'http://127.0.0.1:5000/facebook/callback', PUBLIC_BASE_URL: 'https://bot.example.org' }
+  })
+  const { res, cookieName } = await startLogin(app, (await mintLink(app, 'login-a')).link)
+  t.equal(cookieName, '__Host-oauth_binding')
+  t.match(String(res.headers['set-cookie']), '; Secure;')
+})
+
 t.test('without a valid link: 403, no cookie, no redirect', async t => {
   const now = Date.now()
   let clock = now

@@ -1,5 +1,5 @@
-import t from 'tap'
 import pino from 'pino'
+import t from 'tap'
 import { startInboxWorker } from '../../../plugins/inbox/worker.js'
 import type { InboxItem } from '../../../plugins/store/inbox.js'
 import { openStore } from '../../../plugins/store/index.js'

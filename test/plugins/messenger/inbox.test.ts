@@ -12,7 +12,10 @@ const PAGE = '104000000000101'
 const OTHER_PAGE = '104000000000102'
 const now = Date.now()
 const item = (psid: string, mid: string, text: string, at = now, echo = false) => ({
-  sender: { id: echo ? PAGE : psid }, recipient: { id: echo ? psid : PAGE }, timestamp: at, message: { mid, text, ...(echo ? { is_echo: true } : {}) }
+  sender: { id: echo ? PAGE : psid },
+  recipient: { id: echo ? psid : PAGE },
+  timestamp: at,
+  message: { mid, text, ...(echo ? { is_echo: true } : {}) }
 })
 const delivery = (entries: Array<{ id: string, messaging: unknown[] }>) => JSON.stringify({ object: 'page', entry: entries.map(e => ({ time: now, ...e })) })
 
@@ -37,7 +40,7 @@ const conversations = async (app: App, query = '', page = PAGE) =>
   app.inject({ url: `/admin/workspaces/inbox-ws/pages/${page}/conversations${query}`, headers: auth })
 
 const app = await build(t, { db, env })
-await app.store.saveConnection({
+await app.store.pages.saveConnection({
   workspace: 'inbox-ws',
   user: { id: '77', name: 'U', accessToken: 'EAAu' },
   pages: [PAGE, OTHER_PAGE].map(id => ({ id, name: id, category: '', tasks: ['MESSAGING'], canMessage: true, accessToken: `EAA${id}` }))

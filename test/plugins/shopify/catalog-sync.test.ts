@@ -1,5 +1,5 @@
-import t from 'tap'
 import pino from 'pino'
+import t from 'tap'
 import { PAGE_SIZE, PRODUCTS_QUERY, syncCatalog } from '../../../plugins/shopify/catalog-sync.js'
 import { createShopifyClient } from '../../../plugins/shopify/client.js'
 import { openStore } from '../../../plugins/store/index.js'
@@ -28,7 +28,13 @@ const node = (n: number, extra: Partial<Record<string, unknown>> = {}) => ({
   variants: { nodes: [{ legacyResourceId: `${n}01`, title: 'Small', price: '4.50', availableForSale: true }, { legacyResourceId: `${n}02`, title: 'Large', price: '6.00', availableForSale: false }] },
   ...extra
 })
-const cost = (available = 1900) => ({ cost: { requestedQueryCost: 922, actualQueryCost: 100, throttleStatus: { maximumAvailable: 2000, currentlyAvailable: available, restoreRate: 100 } } })
+const cost = (available = 1900) => ({
+  cost: {
+    requestedQueryCost: 922,
+    actualQueryCost: 100,
+    throttleStatus: { maximumAvailable: 2000, currentlyAvailable: available, restoreRate: 100 }
+  }
+})
 const page = (nodes: unknown[], endCursor: string | null, available?: number) =>
   ({ data: { products: { pageInfo: { hasNextPage: endCursor !== null, endCursor }, nodes } }, extensions: cost(available) })
 
@@ -38,7 +44,14 @@ async function connectedShop (shop: string) {
 
 function harness (t: Parameters<typeof mockGraph>[0], shop: string) {
   const agent = mockGraph(t)
-  const shopify = createShopifyClient(config, { dispatcher: agent })
+  const shopify = createShopifyClient({
+    apiKey: config.SHOPIFY_API_KEY,
+    apiSecret: config.SHOPIFY_API_SECRET,
+    apiVersion: config.SHOPIFY_API_VERSION,
+    shopOrigin: config.SHOPIFY_SHOP_ORIGIN,
+    timeoutMs: config.SHOPIFY_TIMEOUT_MS,
+    dispatcher: agent
+  })
   const waits: number[] = []
   const sent: Array<Record<string, unknown>> = []
   const run = () => syncCatalog(shop, { shopify, store, log, wait: async ms => { waits.push(ms) } })

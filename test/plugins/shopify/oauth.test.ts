@@ -127,7 +127,7 @@ t.test('each check fails with a 4xx before any call to Shopify, and the cookie i
 })
 
 t.test('Shopify refusing the code is 400; its failures 502 and its silence 504, with a request id', async t => {
-  const { shopify, install, callback, good } = await setup(t, { GRAPH_TIMEOUT_MS: '200' })
+  const { shopify, install, callback, good } = await setup(t, { SHOPIFY_TIMEOUT_MS: '200' })
   const answers: Array<[string, (scope: ReturnType<typeof shopify.intercept>) => void, number]> = [
     ['a used code', scope => scope.reply(400, { error: 'invalid_request', error_description: 'The authorization code was not found or was already used' }), 400],
     ['a server error', scope => scope.reply(500, 'oops'), 502],

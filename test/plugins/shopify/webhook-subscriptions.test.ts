@@ -1,11 +1,10 @@
+import pino from 'pino'
 import t from 'tap'
 import type { ShopifyClient } from '../../../plugins/shopify/client.js'
 import { subscribeWebhooks, WEBHOOK_TOPICS } from '../../../plugins/shopify/webhook-subscriptions.js'
 import type { Store } from '../../../plugins/store/index.js'
-import { logCapture, testConfig } from '../../helper.js'
-import pino from 'pino'
+import { logCapture } from '../../helper.js'
 
-const config = testConfig({ PUBLIC_BASE_URL: 'https://connect.example.com' })
 const store = { shops: { accessToken: async () => 'shpat_subscribe' } } as unknown as Store
 const created = { data: { webhookSubscriptionCreate: { webhookSubscription: { id: 'gid://shopify/WebhookSubscription/1' }, userErrors: [] } } }
 const refused = (message: string) => ({ data: { webhookSubscriptionCreate: { webhookSubscription: null, userErrors: [{ field: ['callbackUrl'], message }] } } })
@@ -20,7 +19,7 @@ async function subscribe (answers: Partial<Record<string, unknown>>) {
     }
   } as unknown as ShopifyClient
   const { lines, stream } = logCapture()
-  const subscribed = await subscribeWebhooks('subs.myshopify.com', { shopify, store, config, log: pino({ level: 'warn' }, stream) })
+  const subscribed = await subscribeWebhooks('subs.myshopify.com', { shopify, store, publicBaseUrl: 'https://connect.example.com', log: pino({ level: 'warn' }, stream) })
   return { subscribed, calls, warnings: lines.map(line => JSON.parse(line)) }
 }
 

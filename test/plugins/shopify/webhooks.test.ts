@@ -35,7 +35,8 @@ const app = await build(t, { db, env, shopifyDispatcher: agent })
 const shopify = agent.get(`https://${SHOP}`)
 let webhookCount = 0
 
-async function deliver (topic: string, payload: unknown, options: { shop?: string, secret?: string, id?: string, signature?: string } = {}) {
+interface DeliveryOptions { shop?: string, secret?: string, id?: string, signature?: string }
+async function deliver (topic: string, payload: unknown, options: DeliveryOptions = {}) {
   const body = JSON.stringify(payload)
   return app.inject({
     method: 'POST',

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import t from 'tap'
-import { createCipher, DecryptionError, parseEncryptionKeys } from '../../../plugins/store/cipher.js'
+import { parseEncryptionKeys } from '../../../plugins/core/encryption-keys.js'
+import { createCipher, DecryptionError } from '../../../plugins/store/cipher.js'
 
 const hexKey = randomBytes(32).toString('hex')
 const base64Key = randomBytes(32).toString('base64')

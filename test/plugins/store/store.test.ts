@@ -3,7 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import Fastify from 'fastify'
 import t from 'tap'
 import configPlugin from '../../../plugins/core/config.js'
-import { createCipher, parseEncryptionKeys } from '../../../plugins/store/cipher.js'
+import { parseEncryptionKeys } from '../../../plugins/core/encryption-keys.js'
+import { createCipher } from '../../../plugins/store/cipher.js'
 import { openPglite } from '../../../plugins/store/db.js'
 import storePlugin, { createStore, openStore } from '../../../plugins/store/index.js'
 import { migrate, MIGRATIONS } from '../../../plugins/store/migrations.js'
@@ -59,8 +60,8 @@ for (const backend of backends) {
     })
 
     t.test('a connection stores the user and Pages, tokens sealed', async t => {
-      await store.saveConnection({ workspace: 'store-a', user: user('11'), pages: [page('101'), page('102', ['ANALYZE'])] })
-      t.same(await store.listPages('store-a'), [
+      await store.pages.saveConnection({ workspace: 'store-a', user: user('11'), pages: [page('101'), page('102', ['ANALYZE'])] })
+      t.same(await store.pages.list('store-a'), [
         { id: '101', name: 'Page 101', category: 'Shop', tasks: ['MESSAGING'], canMessage: true, status: 'connected', subscribed: false },
         { id: '102', name: 'Page 102', category: 'Shop', tasks: ['ANALYZE'], canMessage: false, status: 'connected', subscribed: false }
       ])
@@ -77,32 +78,32 @@ for (const backend of backends) {
     })
 
     t.test('connecting again updates in place', async t => {
-      await store.saveConnection({ workspace: 'store-b', user: user('21'), pages: [page('201')] })
-      await store.saveConnection({ workspace: 'store-b', user: user('21'), pages: [{ ...page('201'), name: 'Renamed', tasks: [], canMessage: false }] })
-      t.match(await store.listPages('store-b'), [{ id: '201', name: 'Renamed', canMessage: false }])
-      t.equal((await store.listPages('store-b')).length, 1)
+      await store.pages.saveConnection({ workspace: 'store-b', user: user('21'), pages: [page('201')] })
+      await store.pages.saveConnection({ workspace: 'store-b', user: user('21'), pages: [{ ...page('201'), name: 'Renamed', tasks: [], canMessage: false }] })
+      t.match(await store.pages.list('store-b'), [{ id: '201', name: 'Renamed', canMessage: false }])
+      t.equal((await store.pages.list('store-b')).length, 1)
     })
 
     t.test('a Page connected from another workspace moves there and is reported', async t => {
-      await store.saveConnection({ workspace: 'store-c', user: user('31'), pages: [page('301'), page('302')] })
-      const moved = await store.saveConnection({ workspace: 'store-d', user: user('32'), pages: [page('302'), page('303')] })
+      await store.pages.saveConnection({ workspace: 'store-c', user: user('31'), pages: [page('301'), page('302')] })
+      const moved = await store.pages.saveConnection({ workspace: 'store-d', user: user('32'), pages: [page('302'), page('303')] })
       t.same(moved, [{ id: '302', fromWorkspace: 'store-c' }])
-      t.same((await store.listPages('store-c')).map(p => p.id), ['301'])
-      t.same((await store.listPages('store-d')).map(p => p.id), ['302', '303'])
+      t.same((await store.pages.list('store-c')).map(p => p.id), ['301'])
+      t.same((await store.pages.list('store-d')).map(p => p.id), ['302', '303'])
     })
 
     t.test('workspaces list with their Page counts', async t => {
-      await store.ensureWorkspace('store-empty')
-      const workspaces = await store.listWorkspaces()
+      await store.pages.ensureWorkspace('store-empty')
+      const workspaces = await store.pages.listWorkspaces()
       t.same(workspaces.find(w => w.id === 'store-empty'), { id: 'store-empty', pageCount: 0 })
       t.same(workspaces.find(w => w.id === 'store-d'), { id: 'store-d', pageCount: 2 })
       t.equal(typeof workspaces[0]!.pageCount, 'number')
     })
 
     t.test('a Page is deleted only from its own workspace', async t => {
-      t.equal(await store.deletePage('store-c', '303'), false)
-      t.equal(await store.deletePage('store-d', '303'), true)
-      t.equal(await store.deletePage('store-d', '303'), false)
+      t.equal(await store.pages.delete('store-c', '303'), false)
+      t.equal(await store.pages.delete('store-d', '303'), true)
+      t.equal(await store.pages.delete('store-d', '303'), false)
     })
 
     t.test('reencrypt moves every token to the first key', async t => {
@@ -136,11 +137,11 @@ for (const backend of backends) {
           ('forget-recent', 'a.myshopify.com', 'products/update', now() - interval '1 day'),
           ('forget-compliance', 'a.myshopify.com', 'customers/redact', now() - interval '30 days');
       `)
-      t.ok(await store.forgetDeliveryKeys(7) >= 2, 'counted')
+      t.ok(await store.deliveryKeys.forget(7) >= 2, 'counted')
       t.same(await db.query("SELECT key FROM messenger_events WHERE key LIKE 'forget-%'"), [{ key: 'forget-recent' }])
       t.same(await db.query("SELECT webhook_id FROM shopify_webhooks WHERE webhook_id LIKE 'forget-%' ORDER BY webhook_id"),
         [{ webhook_id: 'forget-compliance' }, { webhook_id: 'forget-recent' }])
-      t.equal(await store.forgetDeliveryKeys(7), 0, 'nothing left to forget')
+      t.equal(await store.deliveryKeys.forget(7), 0, 'nothing left to forget')
     })
 
     t.test('ping answers while the database is open', async t => {

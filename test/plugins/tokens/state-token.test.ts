@@ -1,5 +1,5 @@
-import fc from 'fast-check'
 import { createHmac } from 'node:crypto'
+import fc from 'fast-check'
 import t from 'tap'
 import { decodeClaims, encodeClaims } from '../../../plugins/tokens/state-token-codec.js'
 import { type Claims, issueToken as issueWith, rememberSigned, signingKeys, StateTokenError, verifyToken as verifyWith } from '../../../plugins/tokens/state-token.js'
@@ -7,8 +7,9 @@ import { type Claims, issueToken as issueWith, rememberSigned, signingKeys, Stat
 const SECRET = 'a'.repeat(32)
 const OTHER = 'b'.repeat(32)
 const NOW = 1_800_000_000
-const issueToken = (secrets: string[], ...rest: Parameters<typeof issueWith> extends [unknown, ...infer R] ? R : never) => issueWith(signingKeys(secrets), ...rest)
-const verifyToken = (secrets: string[], ...rest: Parameters<typeof verifyWith> extends [unknown, ...infer R] ? R : never) => verifyWith(signingKeys(secrets), ...rest)
+type AfterKeys<F extends (...args: never[]) => unknown> = Parameters<F> extends [unknown, ...infer R] ? R : never
+const issueToken = (secrets: string[], ...rest: AfterKeys<typeof issueWith>) => issueWith(signingKeys(secrets), ...rest)
+const verifyToken = (secrets: string[], ...rest: AfterKeys<typeof verifyWith>) => verifyWith(signingKeys(secrets), ...rest)
 const binding = 'x'.repeat(42) + 'A'
 
 const refusal = (fn: () => unknown) => {

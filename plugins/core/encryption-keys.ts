@@ -1,0 +1,24 @@
+import { createHash } from 'node:crypto'
+
+/** TOKEN_ENCRYPTION_KEY, read once at boot by the config and again by the store's cipher. */
+export interface EncryptionKey {
+  id: string
+  key: Buffer
+}
+
+function decodeKey (text: string): Buffer {
+  if (/^[0-9a-fA-F]{64}$/.test(text)) return Buffer.from(text, 'hex')
+  if (/^[A-Za-z0-9+/]{43}=$/.test(text)) {
+    const key = Buffer.from(text, 'base64')
+    if (key.length === 32 && key.toString('base64') === text) return key
+  }
+  throw new Error('must be a comma-separated list of 32-byte keys, each 64 hex characters or base64 of exactly 32 bytes')
+}
+
+/** The key id is a digest prefix, so rows say which key sealed them without revealing it. */
+export function parseEncryptionKeys (value: string): EncryptionKey[] {
+  return value.split(',').map(part => {
+    const key = decodeKey(part.trim())
+    return { id: createHash('sha256').update(key).digest('hex').slice(0, 12), key }
+  })
+}

@@ -1,0 +1,37 @@
+import { STATUS_CODES } from 'node:http'
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { PUBLIC_CODE_PREFIX } from './errors.js'
+import { escapeHtml, renderPage, wantsHtml } from './html.js'
+
+export interface ErrorHandlerOptions {
+  /** Errors of the layers below HTTP (the store's, say) given their HTTP form; undefined leaves the error as it is. */
+  translate?: (error: Error) => FastifyError | undefined
+}
+
+function sendError (request: FastifyRequest, reply: FastifyReply, statusCode: number, message: string) {
+  const error = STATUS_CODES[statusCode] ?? 'Error'
+  if (wantsHtml(request.headers.accept)) {
+    const body = `<p>${escapeHtml(message)}</p><p class="muted">Request id: <code>${escapeHtml(request.id)}</code></p>`
+    return reply.code(statusCode).type('text/html; charset=utf-8').send(renderPage(error, body))
+  }
+  return reply.code(statusCode).send({ statusCode, error, message, requestId: request.id })
+}
+
+/**
+ * Every error and every unknown route end here: `{statusCode, error, message, requestId}` (a page for browsers).
+ * 4xx carry their message; a 5xx carries its own only when it was written for people (MSB_ codes).
+ */
+export default fp<ErrorHandlerOptions>(async (fastify, { translate = () => undefined }) => {
+  fastify.setErrorHandler((raw: FastifyError, request, reply) => {
+    const error = translate(raw) ?? raw
+    const statusCode = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500
+    const writtenForPeople = error.code?.startsWith(PUBLIC_CODE_PREFIX) === true
+    if (statusCode >= 500) request.log.error({ err: error }, 'request failed')
+    else request.log.info({ code: error.code, statusCode }, 'request refused')
+    const message = writtenForPeople || statusCode < 500 ? error.message : 'Something went wrong on our side. Please try again later.'
+    return sendError(request, reply, statusCode, message)
+  })
+  // Fastify's default 404 names the method and URL, query and all.
+  fastify.setNotFoundHandler((request, reply) => sendError(request, reply, 404, 'Not found.'))
+}, { name: 'error-handler', fastify: '5.x' })
