@@ -68,7 +68,7 @@ t.test('over real HTTP: connect a store from the connect page, its catalog syncs
   t.equal(await emulator.deliverWebhook(shopName, 'products/delete', { id: 5 }), 200)
   for (let i = 0; i < 100 && (await status()).productCount !== 129; i++) await sleep(50)
   t.equal((await status()).productCount, 129, 'a signed products/delete from the emulator removed the product')
-  t.equal(await emulator.deliverWebhook(shopName, 'app/uninstalled', { id: 1, domain: shopName }), 200)
+  t.equal(await emulator.deliverWebhook(shopName, 'app/uninstalled', { id: 1, domain: shopName, myshopify_domain: shopName }), 200)
   for (let i = 0; i < 100 && (await status()).status !== 'uninstalled'; i++) await sleep(50)
   t.equal((await status()).status, 'uninstalled')
 })

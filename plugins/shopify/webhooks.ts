@@ -5,11 +5,14 @@ import { startInboxWorker } from '../inbox/worker.js'
 import { refreshProduct } from './catalog-sync.js'
 import { webhookHmacMatches } from './hmac.js'
 import { canonicalShop } from './shop-name.js'
+import { vouchedDelivery } from './webhook-payloads.js'
 
 const BadSignatureError = createError('MSB_SHOPIFY_WEBHOOK_SIGNATURE', 'A valid X-Shopify-Hmac-Sha256 is required.', 401)
 const MissingHeadersError = createError('MSB_SHOPIFY_WEBHOOK_HEADERS',
   'X-Shopify-Topic, X-Shopify-Shop-Domain and X-Shopify-Webhook-Id are required.', 400)
 const NotJsonError = createError('MSB_SHOPIFY_WEBHOOK_NOT_JSON', 'The body is not JSON.', 400)
+const NotVouchedError = createError('MSB_SHOPIFY_WEBHOOK_MISMATCH',
+  'The body is not a delivery of this topic for this shop.', 400)
 
 const WEBHOOK_BODY_LIMIT = 5 * 1024 * 1024
 const HEADER_VALUE = /^[\x21-\x7e]{1,255}$/
@@ -27,20 +30,19 @@ const shopifyWebhooks: FastifyPluginAsync = async (fastify) => {
 
   async function process (delivery: Delivery): Promise<void> {
     const { topic, shop, webhookId } = delivery
+    // Checked at the route before it was stored; checked again so the worker acts only on what the body says.
+    const vouched = vouchedDelivery(topic, shop, JSON.parse(delivery.body))
     const status = await store.shops.status(shop)
-    if (status === undefined || await store.deliveryKeys.shopifySeen(webhookId)) return
-    const payload = JSON.parse(delivery.body) as { id?: unknown, updated_at?: unknown, status?: unknown }
-    const productId = typeof payload.id === 'number' || typeof payload.id === 'string' ? String(payload.id) : undefined
-    switch (topic) {
+    if (vouched === undefined || status === undefined || await store.deliveryKeys.shopifySeen(webhookId)) return
+    switch (vouched.topic) {
       case 'products/create':
       case 'products/update':
-        // An uninstalled shop or one waiting for its owner cannot be read; its next full sync catches up.
-        if (productId === undefined || status !== 'connected') break
-        if (payload.status !== undefined && payload.status !== 'active') await store.catalog.remove(shop, productId)
-        else await refreshProduct(shop, productId, new Date(String(payload.updated_at ?? 0)), deps)
+        // Read back from the shop itself, never taken from the body. An uninstalled shop or one waiting for its owner
+        // cannot be read; its next full sync catches up.
+        if (status === 'connected') await refreshProduct(shop, vouched.productId, vouched.updatedAt, deps)
         break
       case 'products/delete':
-        if (productId !== undefined) await store.catalog.remove(shop, productId)
+        await store.catalog.remove(shop, vouched.productId)
         break
       case 'app/uninstalled':
         await store.shops.uninstall(shop)
@@ -48,7 +50,7 @@ const shopifyWebhooks: FastifyPluginAsync = async (fastify) => {
       case 'shop/redact':
         await store.shops.erase(shop)
         fastify.log.info({ shop }, 'shopify shop erased (shop/redact)')
-        return
+        break
       default:
         // customers/data_request and customers/redact: this service holds no Shopify customer data; recorded below.
         fastify.log.info({ shop, topic }, 'shopify webhook recorded')
@@ -80,6 +82,7 @@ const shopifyWebhooks: FastifyPluginAsync = async (fastify) => {
       throw new MissingHeadersError()
     }
     const body = jsonText(raw, NotJsonError)
+    if (vouchedDelivery(topic, shop, JSON.parse(body)) === undefined) throw new NotVouchedError()
     await worker.store(JSON.stringify({ topic, shop, webhookId, body } satisfies Delivery))
     return reply.type('text/plain; charset=utf-8').send('OK')
   })

@@ -59,6 +59,10 @@ async function settled () {
   }
   throw new Error('the Shopify inbox was not processed')
 }
+const dataRequest = (shop: string) =>
+  ({ shop_id: 1, shop_domain: shop, customer: { id: 7 }, orders_requested: [], data_request: { id: 9 } })
+const customerRedact = (shop: string) => ({ shop_id: 1, shop_domain: shop, customer: { id: 7 }, orders_to_redact: [] })
+const shopObject = (shop: string) => ({ id: 1, name: 'Hooks', domain: 'hooks.example.com', myshopify_domain: shop })
 const titleOf = async (id: string) => (await db.query<{ title: string }>('SELECT title FROM products WHERE shop = $1 AND id = $2', [SHOP, id]))[0]?.title
 
 await app.store.shops.saveInstall(SHOP, 'hooks-ws', tokens)
@@ -72,7 +76,8 @@ t.test('signature, headers, body: refused before anything is stored', async t =>
   const oversized = await app.inject({ method: 'POST', url: '/shopify/webhooks', payload: `"${'x'.repeat(5 * 1024 * 1024 + 10)}"`, headers: { 'content-type': 'application/json' } })
   t.equal(oversized.statusCode, 413, 'over 5 MiB')
   t.equal(written.length, before, 'nothing stored')
-  t.equal((await deliver('customers/data_request', { shop_domain: SHOP }, { secret: 'rotated-out-secret' })).statusCode, 200, 'the previous secret during a rotation')
+  t.equal((await deliver('customers/data_request', dataRequest(SHOP), { secret: 'rotated-out-secret' })).statusCode, 200,
+    'the previous secret during a rotation')
   await settled()
 })
 
@@ -99,9 +104,10 @@ t.test('products/delete and a product no longer active remove it; products/creat
   await settled()
   t.equal(await titleOf('2'), undefined)
   t.equal(await titleOf('3'), 'Brand new')
+  shopify.intercept({ path: GRAPHQL, method: 'POST' }).reply(200, graphqlProduct('3', 'Brand new', '2026-11-22T00:00:00Z', 'DRAFT'))
   await deliver('products/update', { id: 3, updated_at: '2026-11-22T00:00:00Z', status: 'draft' })
   await settled()
-  t.equal(await titleOf('3'), undefined, 'a draft is not recommended')
+  t.equal(await titleOf('3'), undefined, 'a draft, as read back, is not recommended')
 })
 
 t.test('a delivery for a shop this service does not know is acknowledged and dropped', async t => {
@@ -111,21 +117,79 @@ t.test('a delivery for a shop this service does not know is acknowledged and dro
 })
 
 t.test('compliance topics are recorded and answered 200', async t => {
-  for (const topic of ['customers/data_request', 'customers/redact']) t.equal((await deliver(topic, { shop_domain: SHOP, customer: { id: 1 } }, { id: `${topic}-1` })).statusCode, 200)
+  t.equal((await deliver('customers/data_request', dataRequest(SHOP), { id: 'customers/data_request-1' })).statusCode, 200)
+  t.equal((await deliver('customers/redact', customerRedact(SHOP), { id: 'customers/redact-1' })).statusCode, 200)
   await settled()
   t.same(await db.query("SELECT topic FROM shopify_webhooks WHERE webhook_id LIKE 'customers/%' ORDER BY topic"), [{ topic: 'customers/data_request' }, { topic: 'customers/redact' }])
 })
 
 t.test('app/uninstalled deletes the tokens and marks the shop uninstalled; shop/redact erases it', async t => {
-  await deliver('app/uninstalled', { id: 1, domain: SHOP })
+  await deliver('app/uninstalled', shopObject(SHOP))
   await settled()
   t.equal(await app.store.shops.status(SHOP), 'uninstalled')
   t.same(await db.query('SELECT count(*)::integer AS n FROM shop_tokens WHERE shop = $1', [SHOP]), [{ n: 0 }])
   t.equal(await titleOf('1'), 'New title', 'the catalog stays until shop/redact')
 
-  await deliver('shop/redact', { shop_id: 1, shop_domain: SHOP })
+  await deliver('shop/redact', { shop_id: 1, shop_domain: SHOP }, { id: 'redact-hooks' })
   await settled()
-  for (const table of ['shops', 'shop_tokens', 'products', 'shopify_webhooks']) {
+  for (const table of ['shops', 'shop_tokens', 'products']) {
     t.same(await db.query(`SELECT count(*)::integer AS n FROM ${table} WHERE shop = $1`, [SHOP]), [{ n: 0 }], `${table}: nothing of the shop left`)
   }
+  t.same(await db.query('SELECT webhook_id, topic FROM shopify_webhooks WHERE shop = $1', [SHOP]), [{ webhook_id: 'redact-hooks', topic: 'shop/redact' }],
+    'only the key of the redact itself, so a redelivery of it is recognised')
+})
+
+t.test('a body does not vouch for other headers: resent under another topic or shop, it is 400 and nothing changes', async t => {
+  const VICTIM = 'victim.myshopify.com'
+  await app.store.shops.saveInstall(VICTIM, 'victim-ws', { ...tokens, accessToken: 'shpat_victim' })
+  await app.store.catalog.upsert(VICTIM, [catalogProduct('50', 'Victim product', { updatedAt: '2026-11-01T00:00:00Z' })], new Date())
+  const productBody = { id: 1, admin_graphql_api_id: 'gid://shopify/Product/1', title: 'x', updated_at: '2026-11-20T00:00:00Z', status: 'active' }
+  const before = written.length
+  const refused: Array<[string, unknown, string]> = [
+    ['shop/redact', productBody, 'a product body as shop/redact'],
+    ['app/uninstalled', productBody, 'a product body as app/uninstalled'],
+    ['shop/redact', { shop_id: 2, shop_domain: 'other.myshopify.com' }, "another shop's redact"],
+    ['app/uninstalled', shopObject('other.myshopify.com'), "another shop's uninstall"],
+    ['app/uninstalled', { id: 1, domain: VICTIM }, 'an uninstall whose body names no myshopify domain'],
+    ['shop/redact', customerRedact(VICTIM), 'a customers/redact body as shop/redact'],
+    ['customers/redact', dataRequest(VICTIM), 'a data request as customers/redact'],
+    ['products/update', { shop_id: 1, shop_domain: VICTIM }, 'a redact body as a product update'],
+    ['products/delete', { id: 50, admin_graphql_api_id: 'gid://shopify/Product/51' }, 'a product whose two ids disagree'],
+    ['products/delete', { id: 'fifty' }, 'a product without a numeric id'],
+    ['orders/create', { id: 1 }, 'a topic this service does not take'],
+    ['shop/redact', [1, 2], 'not an object']
+  ]
+  for (const [topic, body, name] of refused) {
+    t.equal((await deliver(topic, body, { shop: VICTIM })).statusCode, 400, name)
+  }
+  t.equal(written.length, before, 'nothing stored')
+  t.equal(await app.store.shops.status(VICTIM), 'connected')
+  t.same(await db.query('SELECT title FROM products WHERE shop = $1', [VICTIM]), [{ title: 'Victim product' }])
+})
+
+t.test("a product body sent under another shop is read back from that shop: the first shop's catalog stays", async t => {
+  const OTHER = 'other-shop.myshopify.com'
+  await app.store.shops.saveInstall(OTHER, 'other-ws', { ...tokens, accessToken: 'shpat_other' })
+  await app.store.catalog.upsert(OTHER, [catalogProduct('60', 'Other product', { updatedAt: '2026-11-01T00:00:00Z' })], new Date())
+  const asked: string[] = []
+  agent.get(`https://${OTHER}`).intercept({ path: GRAPHQL, method: 'POST' }).reply(200, (options) => {
+    asked.push((options.headers as Record<string, string>)['x-shopify-access-token']!)
+    return { data: { product: null } }
+  })
+  t.equal((await deliver('products/update', { id: 60, updated_at: '2026-11-25T00:00:00Z' }, { shop: OTHER })).statusCode, 200)
+  await settled()
+  t.same(asked, ['shpat_other'], "read back with that shop's own token")
+  t.equal((await db.query('SELECT count(*)::integer AS n FROM products WHERE shop = $1', [OTHER]))[0]!.n, 0, 'gone from the shop that no longer has it')
+})
+
+t.test('shop/redact is deduplicated like the others: a redelivery after a reinstall erases nothing', async t => {
+  const AGAIN = 'again.myshopify.com'
+  await app.store.shops.saveInstall(AGAIN, 'again-ws', tokens)
+  t.equal((await deliver('shop/redact', { shop_id: 3, shop_domain: AGAIN }, { shop: AGAIN, id: 'redact-again' })).statusCode, 200)
+  await settled()
+  t.equal(await app.store.shops.status(AGAIN), undefined)
+  await app.store.shops.saveInstall(AGAIN, 'again-ws', tokens)
+  t.equal((await deliver('shop/redact', { shop_id: 3, shop_domain: AGAIN }, { shop: AGAIN, id: 'redact-again' })).statusCode, 200)
+  await settled()
+  t.equal(await app.store.shops.status(AGAIN), 'connected', 'the redelivered redact was recognised by its id')
 })
