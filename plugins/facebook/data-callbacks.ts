@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { createHmac } from 'node:crypto'
 import createError from '@fastify/error'
 import formbody from '@fastify/formbody'
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
@@ -36,7 +36,9 @@ const facebookData: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.post('/data-deletion', { schema: { body: SignedRequestBody } }, async (request) => {
     await deleteFor(request.body.signed_request, request.log)
-    const code = randomBytes(12).toString('hex')
+    // The same request gets the same code: Meta may call again, and a replay must not mint new ones.
+    const code = createHmac('sha256', config.FACEBOOK_APP_SECRET).update(`data-deletion:${request.body.signed_request}`)
+      .digest('hex').slice(0, 24)
     await store.pages.recordDataDeletion(code)
     return { url: `${config.PUBLIC_BASE_URL}/facebook/data-deletion/${code}`, confirmation_code: code }
   })

@@ -3,12 +3,14 @@ import { createHmac, timingSafeEqual } from 'node:crypto'
 /**
  * Meta's `signed_request` (deauthorize and data-deletion callbacks): base64url(HMAC-SHA256(app secret, payload
  * part)) "." base64url(JSON payload). Checked strictly: length and shape first, a canonical 32-byte signature
- * compared in constant time, HMAC-SHA256 only, `issued_at` not from the future.
+ * compared in constant time, HMAC-SHA256 only, `issued_at` within the last hour and not from the future.
  */
 const SHAPE = /^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]\.[A-Za-z0-9_-]{1,4000}$/
 const MAX_FUTURE_SKEW_SECONDS = 300
+// Meta calls back at once; a request older than this is a replay.
+const MAX_AGE_SECONDS = 3600
 
-export type SignedRequestFailure = 'malformed' | 'signature' | 'algorithm' | 'future'
+export type SignedRequestFailure = 'malformed' | 'signature' | 'algorithm' | 'future' | 'expired'
 export class SignedRequestError extends Error {
   override name = 'SignedRequestError'
   constructor (readonly reason: SignedRequestFailure) {
@@ -33,5 +35,6 @@ export function parseSignedRequest (appSecret: string, value: unknown, nowSecond
     throw new SignedRequestError('malformed')
   }
   if (data.issued_at > nowSeconds + MAX_FUTURE_SKEW_SECONDS) throw new SignedRequestError('future')
+  if (data.issued_at < nowSeconds - MAX_AGE_SECONDS) throw new SignedRequestError('expired')
   return { userId: data.user_id, issuedAt: data.issued_at }
 }

@@ -18,6 +18,8 @@ await db.query("INSERT INTO conversations (page_id, psid) VALUES ('901', '7001')
 t.test('forged or malformed signed_requests change nothing', async t => {
   t.equal((await form('/facebook/deauthorize', signedRequest('wrong-secret', { user_id: '801', issued_at: now }))).statusCode, 403)
   t.equal((await form('/facebook/deauthorize', signedRequest(APP_SECRET, { user_id: '801', issued_at: now }, 'HMAC-SHA1'))).statusCode, 403)
+  t.equal((await form('/facebook/deauthorize', signedRequest(APP_SECRET, { user_id: '801', issued_at: now - 90 * 86400 }))).statusCode, 403,
+    'a genuine request 90 days old')
   t.equal((await form('/facebook/deauthorize', 'garbage')).statusCode, 400)
   t.equal((await app.inject({ method: 'POST', url: '/facebook/deauthorize', payload: {} })).statusCode, 400)
   t.equal((await pages('fd-ws')).length, 3)
@@ -47,4 +49,9 @@ t.test('data deletion deletes the same, answers a status URL and a confirmation 
   t.notMatch(status.body, /802|Staying/, 'no personal data on the status page')
   t.equal((await app.inject('/facebook/data-deletion/000000000000000000000000')).statusCode, 404)
   t.equal((await form('/facebook/data-deletion', signedRequest('x', { user_id: '802', issued_at: now }))).statusCode, 403)
+  const again = await form('/facebook/data-deletion', signedRequest(APP_SECRET, { user_id: '802', issued_at: now }))
+  t.equal(again.json().confirmation_code, code, 'the same request twice: the same confirmation code')
+  t.same(await db.query('SELECT count(*)::integer AS n FROM data_deletions'), [{ n: 1 }])
+  const other = await form('/facebook/data-deletion', signedRequest(APP_SECRET, { user_id: '802', issued_at: now - 1 }))
+  t.not(other.json().confirmation_code, code, 'another request, another code')
 })

@@ -26,6 +26,9 @@ t.test('forged, other algorithms, far-future, malformed: refused', async t => {
   t.equal(reason(signedRequest(SECRET, { user_id: '12345', issued_at: NOW }, 'none')), 'algorithm')
   t.equal(reason(signedRequest(SECRET, { user_id: '12345', issued_at: NOW + 301 })), 'future')
   t.equal(reason(signedRequest(SECRET, { user_id: '12345', issued_at: NOW + 300 })), 'accepted')
+  t.equal(reason(signedRequest(SECRET, { user_id: '12345', issued_at: NOW - 3601 })), 'expired', 'over an hour old')
+  t.equal(reason(signedRequest(SECRET, { user_id: '12345', issued_at: NOW - 90 * 86400 })), 'expired', '90 days old')
+  t.equal(reason(signedRequest(SECRET, { user_id: '12345', issued_at: NOW - 3600 })), 'accepted')
   t.equal(reason(signedRequest(SECRET, { user_id: 'abc', issued_at: NOW })), 'malformed')
   t.equal(reason(signedRequest(SECRET, { user_id: '12345' })), 'malformed')
   for (const bad of [undefined, '', 'abc', good.replace('.', ''), `${good}.x`, `${good}${'A'.repeat(5000)}`, `A${good}`]) {
