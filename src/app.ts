@@ -87,6 +87,14 @@ export async function buildServer (config: Config, deps: AppDependencies = {}) {
     childLoggerFactory,
     trustProxy: trustedProxies.length > 0 ? trustedProxies : false,
     requestIdHeader: false,
+    // Slow or silent clients cannot hold connections open: the whole request within the limit, no idle socket past it.
+    // Node reads the request timeout when the server is created (set later, Node 20 ignored it in a test here).
+    requestTimeout: config.REQUEST_TIMEOUT_MS,
+    connectionTimeout: config.REQUEST_TIMEOUT_MS,
+    http: {
+      requestTimeout: config.REQUEST_TIMEOUT_MS,
+      connectionsCheckingInterval: Math.min(5000, Math.ceil(config.REQUEST_TIMEOUT_MS / 2))
+    },
     // A proxy's X-Request-Id is kept only when the peer is a trusted proxy; anything else gets a fresh id.
     genReqId: request => {
       const offered = request.headers['x-request-id']

@@ -1,3 +1,4 @@
+import { connect, type AddressInfo, type Socket } from 'node:net'
 import t from 'tap'
 import type { Db } from '../plugins/store/db.js'
 import { ADMIN_TOKEN, build, testDb } from './helper.js'
@@ -118,4 +119,29 @@ t.test('while draining, answers in flight close their connection and idle keep-a
   t.equal(answer.statusCode, 200, 'the request in flight completes')
   t.equal(answer.headers.connection, 'close')
   await closing
+})
+
+t.test('REQUEST_TIMEOUT_MS: a silent connection and a request that trickles in are both closed', async t => {
+  const app = await build(t, { db, env: { REQUEST_TIMEOUT_MS: '600' } })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as AddressInfo
+  /** Resolves with the ms until the server closed the socket and what it wrote before, after `talk` ran on it. */
+  const closedAfter = (talk: (socket: Socket) => void) => new Promise<{ ms: number, answer: string }>((resolve, reject) => {
+    const started = Date.now()
+    let answer = ''
+    const socket = connect(port, '127.0.0.1', () => talk(socket))
+    socket.on('data', chunk => { answer += String(chunk) })
+    socket.on('close', () => resolve({ ms: Date.now() - started, answer }))
+    socket.on('error', () => {})
+    setTimeout(() => { socket.destroy(); reject(new Error('still open after 10 s')) }, 10_000).unref()
+  })
+  const silent = await closedAfter(() => {})
+  t.ok(silent.ms < 3000, `a connection that sends nothing is closed (${silent.ms} ms)`)
+  const slow = await closedAfter(socket => {
+    socket.write('POST /facebook/deauthorize HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\n')
+    const drip = setInterval(() => { if (!socket.destroyed) socket.write('a') }, 100)
+    socket.on('close', () => clearInterval(drip))
+  })
+  t.ok(slow.ms < 5000, `a body that trickles in is cut off (${slow.ms} ms)`)
+  t.match(slow.answer, /^(HTTP\/1\.1 408|)/, 'answered 408 or closed')
 })

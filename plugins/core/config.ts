@@ -27,6 +27,7 @@ export const ConfigSchema = Type.Object({
   CALLBACK_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 8000 }),
   STATE_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 1, default: 300 }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 9000 }),
+  REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 30000 }),
   DATA_DIR: Type.String({ minLength: 1, default: './data' }),
   DATABASE_URL: Type.String({ pattern: '^(postgres(ql)?://\\S+)?$', default: '' }),
   DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
