@@ -7,7 +7,8 @@ import { verifyConnectLink } from '../tokens/connect-link.js'
 const ConnectQuery = Type.Object({
   link: Type.Optional(Type.String({ maxLength: 1024 })),
   connected: Type.Optional(Type.Union([Type.Literal('facebook'), Type.Literal('shopify')])),
-  missing: Type.Optional(Type.String({ pattern: '^[a-z_]+(,[a-z_]+)*$', maxLength: 512 }))
+  missing: Type.Optional(Type.String({ pattern: '^[a-z_]+(,[a-z_]+)*$', maxLength: 512 })),
+  elsewhere: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 }))
 })
 
 function describePage (page: PageSummary): string {
@@ -37,7 +38,7 @@ const connect: FastifyPluginAsyncTypebox = async (fastify) => {
   }
 
   fastify.get('/connect', { schema: { querystring: ConnectQuery }, onRequest: fastify.clientRateLimit }, async (request, reply) => {
-    const { link, connected, missing } = request.query
+    const { link, connected, missing, elsewhere } = request.query
     const { workspace } = verifyConnectLink(fastify, link)
     const pages = await fastify.store.pages.list(workspace)
     const loginUrl = `/facebook/login?${new URLSearchParams({ link: link! })}`
@@ -51,6 +52,10 @@ const connect: FastifyPluginAsyncTypebox = async (fastify) => {
       parts.push(`<p class="notice">Some permissions were not granted: ${escapeHtml(declined.join(', '))}. ` +
         'The bot needs them to answer your customers. ' +
         `<a href="${escapeHtml(`${loginUrl}&rerequest=1`)}">Grant the missing permissions</a></p>`)
+    }
+    if (elsewhere !== undefined) {
+      parts.push(`<p class="notice">${elsewhere === 1 ? '1 of your Pages is' : `${elsewhere} of your Pages are`} connected to another ` +
+        'workspace and stayed there: moving a Page takes someone with the Messaging or Manage task on it.</p>')
     }
     parts.push(pages.length === 0
       ? '<p class="muted">No Pages connected yet.</p>'

@@ -58,15 +58,17 @@ const facebookOauth: FastifyPluginAsyncTypebox = async (fastify) => {
 
     const deadline = AbortSignal.timeout(config.CALLBACK_TIMEOUT_MS)
     const connection = await fetchConnection(graph, config, code, verifier, deadline)
-    const moved = await store.pages.saveConnection({ workspace: claims.workspace, user: connection.user, pages: connection.pages })
+    const { workspace } = claims
+    const { moved, elsewhere } = await store.pages.saveConnection({ workspace, user: connection.user, pages: connection.pages })
+    const connectedHere = connection.pages.filter(page => !elsewhere.includes(page.id))
     const subscribed = messengerOn
-      ? await subscribePages(graph, store, request.log, connection.pages.filter(page => page.canMessage), deadline)
+      ? await subscribePages(graph, store, request.log, connectedHere.filter(page => page.canMessage), deadline)
       : undefined
     for (const page of moved) {
       request.log.info({ pageId: page.id, fromWorkspace: page.fromWorkspace, toWorkspace: claims.workspace },
         'page moved to another workspace')
     }
-    request.log.info({ workspace: claims.workspace, userId: connection.user.id, pageCount: connection.pages.length },
+    request.log.info({ workspace, userId: connection.user.id, pageCount: connectedHere.length, elsewhere: elsewhere.length },
       'facebook pages connected')
 
     if (wantsHtml(request.headers.accept)) {
@@ -74,13 +76,21 @@ const facebookOauth: FastifyPluginAsyncTypebox = async (fastify) => {
       const link = stateToken.issue('connect', claims.workspace, { expiresAt: claims.linkExp ?? claims.exp })
       const result: Record<string, string> = { connected: 'facebook' }
       if (connection.missingPermissions.length > 0) result.missing = connection.missingPermissions.join(',')
+      if (elsewhere.length > 0) result.elsewhere = String(elsewhere.length)
       return reply.redirect(connectPageUrl(link, result), 303)
     }
     return {
       workspace: claims.workspace,
       user: { id: connection.user.id, name: connection.user.name },
-      pages: connection.pages.map(({ id, name, category, tasks, canMessage }) =>
-        ({ id, name, category, tasks, canMessage, ...(subscribed === undefined ? {} : { subscribed: subscribed.get(id) ?? false }) })),
+      pages: connection.pages.map(({ id, name, category, tasks, canMessage }) => ({
+        id,
+        name,
+        category,
+        tasks,
+        canMessage,
+        ...(elsewhere.includes(id) ? { connectedElsewhere: true } : {}),
+        ...(subscribed === undefined ? {} : { subscribed: subscribed.get(id) ?? false })
+      })),
       missingPermissions: connection.missingPermissions
     }
   })

@@ -6,7 +6,8 @@ import { type InboxItem, type InboxStore, LEASE_SECONDS } from '../store/inbox.j
  * Works one source's inbox after the webhook has answered. A delivery this process stores is written already
  * claimed and kept in memory, so the worker applies it without reading it back; the inbox is read for the
  * rest (retries, a dead worker's items, overflow). Failures are retried with backoff and parked after the last
- * attempt. A batch that fails is applied again item by item, so only the bad item is retried. `stop` waits for
+ * attempt. A batch that fails is applied again item by item, so only the bad item is retried, and an item that
+ * fails is split into its events where it has several, so only the bad event is retried. `stop` waits for
  * the current pass and gives back what it still held.
  */
 export function startInboxWorker (options: {
@@ -14,6 +15,8 @@ export function startInboxWorker (options: {
   source: string
   log: FastifyBaseLogger
   apply: (items: InboxItem[]) => Promise<void>
+  /** an item's body as parts of one event each; an item that fails with more than one part is replaced by them */
+  split?: (body: string) => string[]
   idleMs?: number
   batch?: number
   /** deliveries held in memory at most; past it they are stored unclaimed and read back later */
@@ -21,7 +24,7 @@ export function startInboxWorker (options: {
   /** items between two vacuums of the inbox (a no-op where the database vacuums by itself) */
   vacuumEvery?: number
 }) {
-  const { inbox, source, log, apply, idleMs = 500, batch = 50, holdMax = 2000, vacuumEvery = 10_000 } = options
+  const { inbox, source, log, apply, split, idleMs = 500, batch = 50, holdMax = 2000, vacuumEvery = 10_000 } = options
   let running = true
   let timer: NodeJS.Timeout | undefined
   let pass: Promise<number> | undefined
@@ -38,6 +41,12 @@ export function startInboxWorker (options: {
         try {
           await apply([item])
         } catch (err) {
+          const parts = split?.(item.body) ?? []
+          if (parts.length > 1) {
+            await inbox.split(source, item.id, parts)
+            log.warn({ err, source, inboxId: item.id, parts: parts.length }, 'inbox item failed: split into its events')
+            continue
+          }
           const outcome = await inbox.fail(item.id, item.attempts, (err as Error).message)
           log.warn({ err, source, inboxId: item.id, attempts: item.attempts, outcome }, 'inbox item failed')
         }

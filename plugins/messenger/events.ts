@@ -26,9 +26,20 @@ interface Messaging {
 const str = (value: unknown) => typeof value === 'string' && value !== '' ? value : undefined
 const MAX_TEXT = 2000
 
+/**
+ * At most `max` UTF-16 units without cutting a surrogate pair, lone surrogates and NULs replaced: PostgreSQL
+ * refuses both, and one customer's text must not fail a delivery that carries others' messages.
+ */
+export function storableText (text: string, max = MAX_TEXT): string {
+  const whole = text.toWellFormed().replaceAll('\u0000', '\ufffd')
+  if (whole.length <= max) return whole
+  const end = /[\uD800-\uDBFF]/.test(whole[max - 1]!) ? max - 1 : max
+  return whole.slice(0, end)
+}
+
 function describe (message: NonNullable<Messaging['message']>): string {
   const text = str(message.text)
-  if (text !== undefined) return text.slice(0, MAX_TEXT)
+  if (text !== undefined) return storableText(text)
   const types = (Array.isArray(message.attachments) ? message.attachments : []).map(a => str(a?.type) ?? 'file')
   return types.length > 0 ? `[${types.join(', ')}]` : '[message]'
 }
@@ -55,7 +66,7 @@ export function messengerEvents (delivery: unknown): MessengerEvent[] {
         events.push({ kind: 'message', pageId, psid, mid, direction: echo ? 'out' : 'in', text, at, fromCustomer: !echo })
       } else if (item.postback !== undefined && sender !== undefined) {
         const mid = str(item.postback.mid) ?? `postback:${pageId}:${sender}:${at.getTime()}`
-        const text = `[postback] ${str(item.postback.title) ?? str(item.postback.payload) ?? ''}`.trim()
+        const text = storableText(`[postback] ${str(item.postback.title) ?? str(item.postback.payload) ?? ''}`.trim())
         events.push({ kind: 'message', pageId, psid: sender, mid, direction: 'in', text, at, fromCustomer: true })
       } else if (item.read !== undefined && sender !== undefined) {
         events.push({ kind: 'read', pageId, psid: sender, key: `read:${pageId}:${sender}:${String(item.read.watermark)}`, at })
@@ -82,4 +93,13 @@ export function messengerEvents (delivery: unknown): MessengerEvent[] {
     }
   }
   return events
+}
+
+/** A delivery as deliveries of one messaging item each, in order; what cannot be split comes back whole. */
+export function splitDelivery (body: string): string[] {
+  const delivery = JSON.parse(body) as { object?: unknown, entry?: unknown }
+  if (delivery?.object !== 'page' || !Array.isArray(delivery.entry)) return [body]
+  return delivery.entry.flatMap((entry: { messaging?: unknown }) => Array.isArray(entry?.messaging)
+    ? entry.messaging.map(item => JSON.stringify({ object: 'page', entry: [{ ...entry, messaging: [item] }] }))
+    : [JSON.stringify({ object: 'page', entry: [entry] })])
 }

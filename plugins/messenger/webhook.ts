@@ -3,7 +3,7 @@ import createError from '@fastify/error'
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
 import { jsonText, keepRawJsonBodies } from '../inbox/webhook-delivery.js'
 import { startInboxWorker } from '../inbox/worker.js'
-import { messengerEvents } from './events.js'
+import { messengerEvents, splitDelivery } from './events.js'
 
 const WrongVerifyTokenError = createError('MSB_WEBHOOK_VERIFY_TOKEN', 'The verify token does not match.', 403)
 const BadChallengeError = createError('MSB_WEBHOOK_CHALLENGE', 'hub.challenge must be 1-64 digits.', 400)
@@ -37,6 +37,7 @@ const messenger: FastifyPluginAsyncTypebox = async (fastify) => {
     inbox: store.inbox,
     source: 'messenger',
     log: fastify.log,
+    split: splitDelivery,
     apply: async items => {
       const fresh = await store.conversations.apply(items.map(item => ({ id: item.id, events: messengerEvents(JSON.parse(item.body)) })))
       for (const event of fresh) fastify.messenger.emit('message', event)

@@ -1,5 +1,6 @@
 import type { Cipher } from './cipher.js'
 import type { Db } from './db.js'
+import { DELIVERY_KEY_DAYS } from './delivery-keys.js'
 
 /** What a delivery brings to a conversation; a provider's parser produces these. */
 export type ConversationEvent =
@@ -24,6 +25,11 @@ export interface Conversation {
 
 const iso = (value: Date | string | null) => value === null ? null : new Date(value).toISOString()
 
+const DAY_MS = 24 * 60 * 60 * 1000
+
+/** The key that makes an event's redelivery a no-op: its message id, or what Meta's event says (page, customer, time). */
+const deliveryKey = (event: ConversationEvent) => event.kind === 'message' ? `mid:${event.mid}` : event.key
+
 export const notificationTokenAad = (pageId: string, psid: string) => `notification-token:${pageId}:${psid}`
 
 /** Applying deliveries to conversations, and the conversations with their last messages. */
@@ -34,22 +40,33 @@ export function createConversationStore (db: Db, cipher: Cipher) {
      * embedded store every statement costs about a millisecond, so a burst costs a few, not a few per message.
      * Returns the messages that were new. Each step is idempotent, so an item applied again changes nothing.
      */
-    async apply (items: Array<{ id: string, events: ConversationEvent[] }>): Promise<MessageEvent[]> {
-      const events = items.flatMap(item => item.events.map((event, index) => ({ event, dropKey: `dropped:${item.id}:${index}` })))
-      for (const { event } of events) {
+    async apply (items: Array<{ id: string, events: ConversationEvent[] }>, now = Date.now()): Promise<MessageEvent[]> {
+      // Past the keys' retention a replay could no longer be recognised, so an event that old is refused outright.
+      const oldest = now - DELIVERY_KEY_DAYS * DAY_MS
+      const byKey = new Map<string, ConversationEvent>()
+      for (const event of items.flatMap(item => item.events)) {
+        const key = deliveryKey(event)
+        if (event.at.getTime() >= oldest && !byKey.has(key)) byKey.set(key, event)
+      }
+      const events = [...byKey.values()]
+      for (const event of events) {
         if (event.kind !== 'optin' || event.notificationToken === undefined) continue
         // Kept for the promotions capability: a marketing-messages token is a credential, sealed like Page tokens.
+        // Only a newer opt-in replaces the stored token, so an old one replayed cannot roll it back.
         const sealed = cipher.seal(event.notificationToken.token, notificationTokenAad(event.pageId, event.psid))
-        await db.query(`INSERT INTO notification_tokens (page_id, psid, token_ciphertext, token_key_id, frequency, expires_at)
-          SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM pages WHERE id = $1)
+        await db.query(`INSERT INTO notification_tokens (page_id, psid, token_ciphertext, token_key_id, frequency, expires_at, opted_in_at)
+          SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM pages WHERE id = $1)
           ON CONFLICT (page_id, psid) DO UPDATE SET token_ciphertext = excluded.token_ciphertext,
-            token_key_id = excluded.token_key_id, frequency = excluded.frequency, expires_at = excluded.expires_at, updated_at = now()`,
-        [event.pageId, event.psid, sealed.ciphertext, sealed.keyId, event.notificationToken.frequency, event.notificationToken.expiresAt])
+            token_key_id = excluded.token_key_id, frequency = excluded.frequency, expires_at = excluded.expires_at,
+            opted_in_at = excluded.opted_in_at, updated_at = now()
+          WHERE notification_tokens.opted_in_at IS NULL OR notification_tokens.opted_in_at < excluded.opted_in_at`,
+        [event.pageId, event.psid, sealed.ciphertext, sealed.keyId, event.notificationToken.frequency,
+          event.notificationToken.expiresAt, event.at])
       }
-      const rows = events.map(({ event, dropKey }) => event.kind === 'message'
+      const rows = events.map(event => event.kind === 'message'
         ? {
             kind: 'message',
-            drop_key: dropKey,
+            key: deliveryKey(event),
             page_id: event.pageId,
             psid: event.psid,
             at: event.at,
@@ -58,20 +75,23 @@ export function createConversationStore (db: Db, cipher: Cipher) {
             text: event.text,
             from_customer: event.fromCustomer
           }
-        : { kind: event.kind, drop_key: dropKey, page_id: event.pageId, psid: event.psid, at: event.at, key: event.key })
+        : { kind: event.kind, key: deliveryKey(event), page_id: event.pageId, psid: event.psid, at: event.at })
+      // Every event leaves its key, messages included (they outlive the 20 messages a conversation keeps), so a
+      // delivery replayed within the keys' retention changes nothing; an event for a Page not connected is recorded
+      // as dropped under the same key, so its replays add nothing either.
       const results = await db.query<{ mid: string, overfull: boolean }>(`
         WITH incoming AS (
           SELECT t.*, EXISTS (SELECT 1 FROM pages WHERE pages.id = t.page_id) AS connected
-          FROM jsonb_to_recordset($1::jsonb) AS t (kind text, drop_key text, key text, page_id text, psid text, at timestamptz,
+          FROM jsonb_to_recordset($1::jsonb) AS t (kind text, key text, page_id text, psid text, at timestamptz,
             mid text, direction text, text text, from_customer boolean)
         ), recorded AS (
           INSERT INTO messenger_events (key, kind, page_id, psid, at)
-          SELECT CASE WHEN connected THEN key ELSE drop_key END, CASE WHEN connected THEN kind ELSE 'dropped' END, page_id, psid, at
-          FROM incoming WHERE kind <> 'message' OR NOT connected
-          ON CONFLICT (key) DO NOTHING
+          SELECT key, CASE WHEN connected THEN kind ELSE 'dropped' END, page_id, psid, at FROM incoming
+          ON CONFLICT (key) DO NOTHING RETURNING key
         ), fresh AS (
           INSERT INTO messages (mid, page_id, psid, direction, text, at)
-          SELECT mid, page_id, psid, direction, text, at FROM incoming WHERE kind = 'message' AND connected
+          SELECT mid, page_id, psid, direction, text, at FROM incoming
+          WHERE kind = 'message' AND connected AND key IN (SELECT key FROM recorded)
           ON CONFLICT (mid) DO NOTHING RETURNING mid, page_id, psid
         ), touched AS (
           INSERT INTO conversations (page_id, psid, first_message_at, last_customer_message_at, message_count)
@@ -88,8 +108,7 @@ export function createConversationStore (db: Db, cipher: Cipher) {
         SELECT mid, overfull FROM fresh JOIN touched USING (page_id, psid)`, [JSON.stringify(rows), items.map(item => item.id)])
       const inserted = new Set(results.map(row => row.mid))
       const past = new Set(results.filter(row => row.overfull).map(row => row.mid))
-      const fresh = events.map(({ event }) => event)
-        .filter((event): event is MessageEvent => event.kind === 'message' && inserted.delete(event.mid))
+      const fresh = events.filter((event): event is MessageEvent => event.kind === 'message' && inserted.delete(event.mid))
       const overfull = fresh.filter(message => past.has(message.mid))
       if (overfull.length > 0) {
         // Per conversation through its (page, psid, at) index: the cost follows the conversations touched, not the table.

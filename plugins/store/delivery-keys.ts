@@ -1,5 +1,8 @@
 import { type Db, vacuumEmbedded } from './db.js'
 
+/** How long a delivery's key is kept: the senders retry for hours (Shopify 8 times over 4 hours), not days. */
+export const DELIVERY_KEY_DAYS = 7
+
 /** The keys that make a redelivered webhook a no-op: Shopify's webhook ids here, Messenger's event keys in messenger_events. */
 export function createDeliveryKeyStore (db: Db) {
   return {

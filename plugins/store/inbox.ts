@@ -53,6 +53,18 @@ export function createInboxStore (db: Db) {
       await db.query('DELETE FROM inbox WHERE id = ANY($1::bigint[])', [ids])
     },
 
+    /**
+     * Replaces an item by its parts, due at once and in order, in one transaction: a delivery whose one event keeps
+     * failing is split so the others are applied and only that event is retried and parked.
+     */
+    async split (source: string, id: string, parts: string[]): Promise<void> {
+      await db.transaction(async tx => {
+        await tx.query('INSERT INTO inbox (source, body) SELECT $1, part FROM unnest($2::text[]) WITH ORDINALITY AS t (part, n) ORDER BY n',
+          [source, parts])
+        await tx.query('DELETE FROM inbox WHERE id = $1::bigint', [id])
+      })
+    },
+
     /** Without it the embedded store's inbox file would grow with every delivery processed. */
     async vacuum (): Promise<void> {
       await vacuumEmbedded(db, ['inbox'])

@@ -5,7 +5,7 @@ import { createCatalogStore } from './catalog.js'
 import { type Cipher, createCipher } from './cipher.js'
 import { createConversationStore } from './conversations.js'
 import { type Db, openPglite, openPostgres } from './db.js'
-import { createDeliveryKeyStore } from './delivery-keys.js'
+import { createDeliveryKeyStore, DELIVERY_KEY_DAYS } from './delivery-keys.js'
 import { createInboxStore } from './inbox.js'
 import { migrate } from './migrations.js'
 import { createPageStore } from './pages.js'
@@ -57,8 +57,6 @@ declare module 'fastify' {
     store: Store
   }
 }
-
-const DELIVERY_KEY_DAYS = 7
 
 /** With `db` given (tests share one per file), the caller owns and closes it. */
 export default fp<{ db?: Db, housekeepingMs?: number }>(async (fastify, { db: sharedDb, housekeepingMs = 3_600_000 }) => {

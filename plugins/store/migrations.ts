@@ -213,6 +213,13 @@ export const MIGRATIONS: ReadonlyArray<{ version: number, sql: string }> = [
       CREATE INDEX messenger_events_at_idx ON messenger_events (at);
       CREATE INDEX shopify_webhooks_received_at_idx ON shopify_webhooks (received_at);
     `
+  },
+  {
+    version: 13,
+    // When the stored notification token was opted in, so an older opt-in replayed cannot replace it.
+    sql: `
+      ALTER TABLE notification_tokens ADD COLUMN opted_in_at timestamptz;
+    `
   }
 ]
 

@@ -1,5 +1,5 @@
 import type { Cipher } from './cipher.js'
-import type { Db } from './db.js'
+import type { Db, Queryable } from './db.js'
 
 export type PageStatus = 'connected' | 'needs_reconnect'
 
@@ -26,6 +26,20 @@ export interface Connection {
   workspace: string
   user: { id: string, name: string, accessToken: string }
   pages: ConnectedPage[]
+}
+
+export interface SavedConnection {
+  moved: Array<{ id: string, fromWorkspace: string }>
+  /** Pages another workspace holds, left there: this user may neither message for them nor manage them */
+  elsewhere: string[]
+}
+
+/** What a Page's customers left with it: their conversations, messages, delivery keys and notification tokens. */
+async function eraseCustomerData (tx: Queryable, pageIds: string[]): Promise<void> {
+  if (pageIds.length === 0) return
+  for (const table of ['messages', 'conversations', 'messenger_events', 'notification_tokens']) {
+    await tx.query(`DELETE FROM ${table} WHERE page_id = ANY($1::text[])`, [pageIds])
+  }
 }
 
 export const userAad = (id: string) => `facebook-user:${id}`
@@ -72,29 +86,23 @@ export function createPageStore (db: Db, cipher: Cipher) {
       await db.query("UPDATE pages SET status = 'needs_reconnect', subscribed = false WHERE id = $1", [pageId])
     },
 
+    /** Removes the Page with what its customers left with it, in one transaction; false when it is not in the workspace. */
     async delete (workspace: string, pageId: string): Promise<boolean> {
-      const rows = await db.query('DELETE FROM pages WHERE workspace_id = $1 AND id = $2 RETURNING id', [workspace, pageId])
-      return rows.length > 0
+      return db.transaction(async tx => {
+        const rows = await tx.query('DELETE FROM pages WHERE workspace_id = $1 AND id = $2 RETURNING id', [workspace, pageId])
+        if (rows.length > 0) await eraseCustomerData(tx, [pageId])
+        return rows.length > 0
+      })
     },
 
     /**
-     * Stores the user and their Pages in one transaction, tokens sealed. Returns the Pages that were
-     * moved here from another workspace, with the workspace they left.
+     * Stores the user and their Pages in one transaction, tokens sealed. A Page another workspace holds moves here
+     * only when this user may message for it or manage it (MESSAGING or MANAGE): anyone with a lesser role could
+     * otherwise take it. A moved Page arrives without its conversations. Returns the Pages moved here (with the
+     * workspace they left) and the Pages left where they were.
      */
-    async saveConnection ({ workspace, user, pages }: Connection): Promise<Array<{ id: string, fromWorkspace: string }>> {
+    async saveConnection ({ workspace, user, pages }: Connection): Promise<SavedConnection> {
       const userToken = cipher.seal(user.accessToken, userAad(user.id))
-      const incoming = pages.map(page => {
-        const token = cipher.seal(page.accessToken, pageAad(page.id))
-        return {
-          id: page.id,
-          name: page.name,
-          category: page.category,
-          tasks: page.tasks,
-          can_message: page.canMessage,
-          token_ciphertext: token.ciphertext,
-          token_key_id: token.keyId
-        }
-      })
       return db.transaction(async tx => {
         await tx.query('INSERT INTO workspaces (id) VALUES ($1) ON CONFLICT (id) DO NOTHING', [workspace])
         await tx.query(`
@@ -102,28 +110,42 @@ export function createPageStore (db: Db, cipher: Cipher) {
           ON CONFLICT (id) DO UPDATE SET name = excluded.name, token_ciphertext = excluded.token_ciphertext,
             token_key_id = excluded.token_key_id, updated_at = now()`,
         [user.id, user.name, userToken.ciphertext, userToken.keyId])
-        // "previous" reads the snapshot from before the upsert, so it still sees each Page's old workspace;
-        // PostgreSQL runs the data-modifying CTE whether or not the outer query reads it.
-        const moved = await tx.query<{ id: string, fromWorkspace: string }>(`
-          WITH incoming AS (
-            SELECT * FROM jsonb_to_recordset($1::jsonb) AS t (id text, name text, category text, tasks jsonb,
-              can_message boolean, token_ciphertext text, token_key_id text)
-          ), previous AS (
-            SELECT id, workspace_id FROM pages WHERE id IN (SELECT id FROM incoming)
-          ), upserted AS (
-            INSERT INTO pages (id, workspace_id, name, category, tasks, can_message, status, connected_by,
-              token_ciphertext, token_key_id)
-            SELECT id, $2, name, category, tasks, can_message, 'connected', $3, token_ciphertext, token_key_id FROM incoming
-            ON CONFLICT (id) DO UPDATE SET workspace_id = excluded.workspace_id, name = excluded.name,
-              category = excluded.category, tasks = excluded.tasks, can_message = excluded.can_message,
-              status = 'connected', subscribed = false, connected_by = excluded.connected_by, token_ciphertext = excluded.token_ciphertext,
-              token_key_id = excluded.token_key_id, updated_at = now()
-          )
-          SELECT id, workspace_id AS "fromWorkspace" FROM previous WHERE workspace_id <> $2`,
+        const held = new Map((await tx.query<{ id: string, workspace_id: string }>(
+          'SELECT id, workspace_id FROM pages WHERE id = ANY($1::text[]) FOR UPDATE', [pages.map(page => page.id)]))
+          .map(row => [row.id, row.workspace_id]))
+        const heldElsewhere = (page: ConnectedPage) => held.has(page.id) && held.get(page.id) !== workspace
+        const mayTake = (page: ConnectedPage) => page.tasks.includes('MESSAGING') || page.tasks.includes('MANAGE')
+        const elsewhere = pages.filter(page => heldElsewhere(page) && !mayTake(page)).map(page => page.id)
+        const kept = pages.filter(page => !elsewhere.includes(page.id))
+        const moved = kept.filter(heldElsewhere).map(page => ({ id: page.id, fromWorkspace: held.get(page.id)! }))
+        const incoming = kept.map(page => {
+          const token = cipher.seal(page.accessToken, pageAad(page.id))
+          return {
+            id: page.id,
+            name: page.name,
+            category: page.category,
+            tasks: page.tasks,
+            can_message: page.canMessage,
+            token_ciphertext: token.ciphertext,
+            token_key_id: token.keyId
+          }
+        })
+        const movedIds = moved.map(page => page.id)
+        await eraseCustomerData(tx, movedIds)
+        await tx.query('DELETE FROM page_connections WHERE page_id = ANY($1::text[])', [movedIds])
+        await tx.query(`
+          INSERT INTO pages (id, workspace_id, name, category, tasks, can_message, status, connected_by, token_ciphertext, token_key_id)
+          SELECT id, $2, name, category, tasks, can_message, 'connected', $3, token_ciphertext, token_key_id
+          FROM jsonb_to_recordset($1::jsonb) AS t (id text, name text, category text, tasks jsonb, can_message boolean,
+            token_ciphertext text, token_key_id text)
+          ON CONFLICT (id) DO UPDATE SET workspace_id = excluded.workspace_id, name = excluded.name,
+            category = excluded.category, tasks = excluded.tasks, can_message = excluded.can_message, status = 'connected',
+            subscribed = false, connected_by = excluded.connected_by, token_ciphertext = excluded.token_ciphertext,
+            token_key_id = excluded.token_key_id, updated_at = now()`,
         [JSON.stringify(incoming), workspace, user.id])
-        await tx.query(`INSERT INTO page_connections (page_id, user_id) SELECT id, $2 FROM jsonb_to_recordset($1::jsonb) AS t (id text)
-          ON CONFLICT DO NOTHING`, [JSON.stringify(incoming.map(({ id }) => ({ id }))), user.id])
-        return moved
+        await tx.query('INSERT INTO page_connections (page_id, user_id) SELECT unnest($1::text[]), $2 ON CONFLICT DO NOTHING',
+          [kept.map(page => page.id), user.id])
+        return { moved, elsewhere }
       })
     },
 
@@ -137,9 +159,7 @@ export function createPageStore (db: Db, cipher: Cipher) {
         const solo = (await tx.query<{ id: string }>(`
           SELECT page_id AS id FROM page_connections c WHERE user_id = $1
             AND NOT EXISTS (SELECT 1 FROM page_connections o WHERE o.page_id = c.page_id AND o.user_id <> $1)`, [userId])).map(r => r.id)
-        for (const table of ['messages', 'conversations', 'messenger_events', 'notification_tokens']) {
-          await tx.query(`DELETE FROM ${table} WHERE page_id = ANY($1::text[])`, [solo])
-        }
+        await eraseCustomerData(tx, solo)
         await tx.query('DELETE FROM pages WHERE id = ANY($1::text[])', [solo])
         await tx.query(`
           UPDATE pages SET token_ciphertext = NULL, token_key_id = NULL, status = 'needs_reconnect', subscribed = false,
@@ -151,7 +171,8 @@ export function createPageStore (db: Db, cipher: Cipher) {
     },
 
     async recordDataDeletion (confirmationCode: string): Promise<void> {
-      await db.query("INSERT INTO data_deletions (confirmation_code, status) VALUES ($1, 'completed')", [confirmationCode])
+      await db.query("INSERT INTO data_deletions (confirmation_code, status) VALUES ($1, 'completed') ON CONFLICT DO NOTHING",
+        [confirmationCode])
     },
 
     async dataDeletion (confirmationCode: string): Promise<{ status: string, requestedAt: string } | undefined> {

@@ -199,17 +199,32 @@ t.test('an error reaches a browser as a small HTML page with the request id', as
   t.match(res.body, res.headers['x-request-id'] as string)
 })
 
-t.test('connecting a Page from another workspace moves it there', async t => {
+t.test('connecting Pages from another workspace moves those this user may message for or manage; the rest stay', async t => {
+  // The file's tests share one store: the ANALYZE-only Page starts this test in no workspace.
+  await db.query("DELETE FROM pages WHERE id = '104000000000003'")
   const first = await flow(t, { workspace: 'cb-move-a' })
   t.equal((await first.callback(first.good)).statusCode, 200)
   const second = await flow(t, { workspace: 'cb-move-b' })
-  t.equal((await second.callback(second.good)).statusCode, 200)
+  const res = await second.callback(second.good, { accept: 'application/json' })
+  t.equal(res.statusCode, 200)
+  const analyzeOnly = PAGES.filter(page => !page.tasks.includes('MESSAGING') && !page.tasks.includes('MANAGE')).map(page => page.id)
+  t.same(analyzeOnly, ['104000000000003'], 'the fixture has one Page with only the ANALYZE task')
+  const answered = res.json().pages as Array<{ id: string, connectedElsewhere?: boolean }>
+  t.same(answered.filter(page => page.connectedElsewhere === true).map(page => page.id), analyzeOnly, 'listed as connected elsewhere')
+  t.notMatch(res.body, 'cb-move-a', "the other workspace's name is not told")
   const list = (ws: string) => second.app.inject({ url: `/admin/workspaces/${ws}/pages`, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
-  t.same((await list('cb-move-a')).json().pages, [])
-  t.equal((await list('cb-move-b')).json().pages.length, PAGES.length)
+  t.same((await list('cb-move-a')).json().pages.map((page: { id: string }) => page.id), analyzeOnly)
+  t.equal((await list('cb-move-b')).json().pages.length, PAGES.length - 1)
   const moves = second.logs.map(line => JSON.parse(line)).filter(line => line.msg === 'page moved to another workspace')
   t.same(moves.map(line => [line.pageId, line.fromWorkspace, line.toWorkspace]).sort(),
-    PAGES.map(page => [page.id, 'cb-move-a', 'cb-move-b']), 'each move is logged')
+    PAGES.filter(page => !analyzeOnly.includes(page.id)).map(page => [page.id, 'cb-move-a', 'cb-move-b']), 'each move is logged')
+
+  const third = await flow(t, { workspace: 'cb-move-c' })
+  const page = await third.callback(third.good, { accept: 'text/html' })
+  t.equal(page.statusCode, 303)
+  t.match(page.headers.location, '&elsewhere=1')
+  const shown = await third.app.inject({ url: page.headers.location as string })
+  t.match(shown.body, '1 of your Pages is connected to another workspace')
 })
 
 t.test('when one of the concurrent Graph reads fails, the others are cancelled instead of running to the deadline', async t => {

@@ -125,9 +125,14 @@ t.test('conversations page by cursor, newest customer interaction first', async 
   t.equal((await app.inject({ url: `/admin/workspaces/other-ws/pages/${PAGE}/conversations`, headers: auth })).statusCode, 404)
 })
 
+// A message whose text is 'poison' fails to apply, as a database refusal would.
+await db.exec(`CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN IF NEW.text = 'poison' THEN RAISE EXCEPTION 'poisoned message'; END IF; RETURN NEW; END $$;
+  CREATE TRIGGER refuse_poison BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION refuse_poison();`)
+
 t.test('an item that fails is retried with backoff, then parked with its error', async t => {
   const [{ id }] = await db.query<{ id: string }>("INSERT INTO inbox (source, body, next_attempt_at) VALUES ('messenger', $1, now() + interval '1 hour') RETURNING id::text AS id",
-    [delivery([{ id: PAGE, messaging: [item('5008', 'm-5008-a', 'bad time', 8.64e15 + 1)] }])]) as [{ id: string }]
+    [delivery([{ id: PAGE, messaging: [item('5008', 'm-5008-a', 'poison')] }])]) as [{ id: string }]
   await db.query('UPDATE inbox SET next_attempt_at = now() WHERE id = $1::bigint', [id])
   for (let i = 0; i < 100; i++) {
     const [row] = await db.query<{ attempts: number }>('SELECT attempts FROM inbox WHERE id = $1::bigint', [id])
@@ -137,10 +142,67 @@ t.test('an item that fails is retried with backoff, then parked with its error',
   await sleep(100)
   const [row] = await db.query<{ attempts: number, last_error: string, parked: boolean, later: boolean }>(
     'SELECT attempts, last_error, parked_at IS NOT NULL AS parked, next_attempt_at > now() AS later FROM inbox WHERE id = $1::bigint', [id])
-  t.match(row, { attempts: 1, parked: false, later: true, last_error: String })
+  t.match(row, { attempts: 1, parked: false, later: true, last_error: /poisoned message/ })
   t.equal(await app.store.inbox.fail(id, 5, 'still failing'), 'parked')
   const [parked] = await db.query<{ parked: boolean, last_error: string }>('SELECT parked_at IS NOT NULL AS parked, last_error FROM inbox WHERE id = $1::bigint', [id])
   t.same(parked, { parked: true, last_error: 'still failing' })
+})
+
+t.test('one event that fails does not hold back the others: the delivery is split and only that event is retried', async t => {
+  await deliver(app, delivery([
+    { id: PAGE, messaging: [item('5101', 'm-5101-a', 'first customer'), item('5102', 'm-5102-a', 'poison')] },
+    { id: OTHER_PAGE, messaging: [item('5103', 'm-5103-a', 'third customer')] }
+  ]))
+  for (let i = 0; i < 100; i++) {
+    if ((await db.query("SELECT mid FROM messages WHERE mid IN ('m-5101-a', 'm-5103-a')")).length === 2) break
+    await sleep(50)
+  }
+  t.same((await db.query<{ mid: string }>("SELECT mid FROM messages WHERE mid IN ('m-5101-a', 'm-5102-a', 'm-5103-a') ORDER BY mid")).map(r => r.mid),
+    ['m-5101-a', 'm-5103-a'], 'the other customers\' messages are applied')
+  const left = await db.query<{ body: string, last_error: string | null }>("SELECT body, last_error FROM inbox WHERE source = 'messenger' AND body LIKE '%5102%'")
+  t.equal(left.length, 1, 'only the failing event stays in the inbox')
+  t.notMatch(left[0]!.body, '5101', 'on its own')
+  t.match(left[0]!.last_error, /poisoned message/)
+})
+
+t.test('text is cut by code point and lone surrogates are replaced, so no customer can fail a delivery', async t => {
+  const long = `${'a'.repeat(1999)}😀 and more`
+  await deliver(app, delivery([{ id: PAGE, messaging: [item('5104', 'm-5104-a', long), item('5105', 'm-5105-a', 'half \ud83d a pair\u0000'), item('5106', 'm-5106-a', 'fine')] }]))
+  await settled()
+  const texts = Object.fromEntries((await db.query<{ mid: string, text: string }>(
+    "SELECT mid, text FROM messages WHERE mid IN ('m-5104-a', 'm-5105-a', 'm-5106-a')")).map(r => [r.mid, r.text]))
+  t.equal(texts['m-5104-a'], 'a'.repeat(1999), 'the pair at the limit is left out whole')
+  t.equal(texts['m-5105-a'], 'half \ufffd a pair\ufffd')
+  t.equal(texts['m-5106-a'], 'fine')
+})
+
+t.test('a replayed delivery has no effect, even after its message left the 20 kept; stale events are refused', async t => {
+  const heard: string[] = []
+  const listener = (event: { mid: string }) => heard.push(event.mid)
+  app.messenger.on('message', listener)
+  t.teardown(() => app.messenger.off('message', listener))
+  const first = delivery([{ id: PAGE, messaging: [item('5107', 'm-5107-00', 'the first')] }])
+  await deliver(app, first)
+  await deliver(app, delivery([{ id: PAGE, messaging: Array.from({ length: 20 }, (_, i) => item('5107', `m-5107-${String(i + 1).padStart(2, '0')}`, `n${i}`, now + i + 1)) }]))
+  await settled()
+  t.same(await db.query("SELECT mid FROM messages WHERE mid = 'm-5107-00'"), [], 'trimmed: no longer among the 20 kept')
+  await deliver(app, first)
+  await settled()
+  t.same(await db.query("SELECT mid FROM messages WHERE mid = 'm-5107-00'"), [], 'the replay did not bring it back')
+  t.equal(heard.filter(mid => mid === 'm-5107-00').length, 1, 'and was not heard again')
+
+  const eightDaysAgo = now - 8 * 86_400_000
+  await deliver(app, delivery([{ id: PAGE, messaging: [item('5108', 'm-5108-a', 'from last week', eightDaysAgo)] }]))
+  await settled()
+  t.same(await db.query("SELECT mid FROM messages WHERE mid = 'm-5108-a'"), [], 'older than the keys are kept: refused')
+  t.same(await db.query("SELECT key FROM messenger_events WHERE psid = '5108'"), [])
+})
+
+t.test('replays for a Page that is not connected are recorded once', async t => {
+  const body = delivery([{ id: '999999999998', messaging: [item('5109', 'm-5109-a', 'to nobody')] }])
+  for (let i = 0; i < 5; i++) await deliver(app, body)
+  await settled()
+  t.equal((await db.query("SELECT key FROM messenger_events WHERE kind = 'dropped' AND page_id = '999999999998'")).length, 1)
 })
 
 t.test('a marketing-messages opt-in keeps its token, sealed, for the promotions to come', async t => {
@@ -160,4 +222,23 @@ t.test('a marketing-messages opt-in keeps its token, sealed, for the promotions 
   t.equal(new Date(row!.expires_at).getTime(), now + 86_400_000)
   t.notMatch(row!.token_ciphertext, 'NMT-secret', 'sealed at rest')
   t.equal((await db.query("SELECT key FROM messenger_events WHERE kind = 'optin' AND psid = '5009'")).length, 1)
+})
+
+t.test('an older opt-in replayed does not roll the stored notification token back', async t => {
+  const optin = (token: string, at: number) => delivery([{
+    id: PAGE,
+    messaging: [{
+      sender: { id: '5110' },
+      recipient: { id: PAGE },
+      timestamp: at,
+      optin: { type: 'notification_messages', notification_messages_token: token, notification_messages_frequency: 'WEEKLY', token_expiry_timestamp: at + 86_400_000 }
+    }]
+  }])
+  await deliver(app, optin('NMT-older', now - 60_000))
+  await deliver(app, optin('NMT-newer', now))
+  await settled()
+  await deliver(app, optin('NMT-older', now - 60_000))
+  await settled()
+  const [row] = await db.query<{ expires_at: Date }>("SELECT expires_at FROM notification_tokens WHERE page_id = $1 AND psid = '5110'", [PAGE])
+  t.equal(new Date(row!.expires_at).getTime(), now + 86_400_000, 'the newer token stays')
 })

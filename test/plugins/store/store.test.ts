@@ -84,12 +84,59 @@ for (const backend of backends) {
       t.equal((await store.pages.list('store-b')).length, 1)
     })
 
-    t.test('a Page connected from another workspace moves there and is reported', async t => {
+    /** A customer's message, a read and an opt-in with a notification token on the Page. */
+    const customerData = (pageId: string) => store.conversations.apply([{
+      id: '0',
+      events: [
+        { kind: 'message', pageId, psid: `psid-${pageId}`, mid: `mid-${pageId}`, direction: 'in', text: 'hello', at: new Date(), fromCustomer: true },
+        { kind: 'read', pageId, psid: `psid-${pageId}`, key: `read:${pageId}`, at: new Date() },
+        { kind: 'optin', pageId, psid: `psid-${pageId}`, key: `optin:${pageId}`, at: new Date(), notificationToken: { token: 'ntok', frequency: 'DAILY', expiresAt: null } }
+      ]
+    }])
+    const customerRows = async (pageId: string) => {
+      const counts: Record<string, number> = {}
+      for (const table of ['messages', 'conversations', 'messenger_events', 'notification_tokens']) {
+        counts[table] = (await db.query<{ n: number }>(`SELECT count(*)::integer AS n FROM ${table} WHERE page_id = $1`, [pageId]))[0]!.n
+      }
+      return counts
+    }
+    const none = { messages: 0, conversations: 0, messenger_events: 0, notification_tokens: 0 }
+    const left = { messages: 1, conversations: 1, messenger_events: 3, notification_tokens: 1 }
+
+    t.test('a Page connected from another workspace moves there, without its conversations, and is reported', async t => {
       await store.pages.saveConnection({ workspace: 'store-c', user: user('31'), pages: [page('301'), page('302')] })
-      const moved = await store.pages.saveConnection({ workspace: 'store-d', user: user('32'), pages: [page('302'), page('303')] })
-      t.same(moved, [{ id: '302', fromWorkspace: 'store-c' }])
+      await customerData('302')
+      t.same(await customerRows('302'), left)
+      const saved = await store.pages.saveConnection({ workspace: 'store-d', user: user('32'), pages: [page('302'), page('303')] })
+      t.same(saved, { moved: [{ id: '302', fromWorkspace: 'store-c' }], elsewhere: [] })
       t.same((await store.pages.list('store-c')).map(p => p.id), ['301'])
       t.same((await store.pages.list('store-d')).map(p => p.id), ['302', '303'])
+      t.same(await customerRows('302'), none, "workspace store-c's customers did not follow the Page")
+    })
+
+    t.test('a user who may neither message nor manage a Page cannot take it from another workspace', async t => {
+      await store.pages.saveConnection({ workspace: 'store-own', user: user('41'), pages: [page('401'), page('402', ['MESSAGING', 'MANAGE'])] })
+      await customerData('401')
+      const saved = await store.pages.saveConnection({
+        workspace: 'store-grab', user: user('42'), pages: [page('401', ['ANALYZE']), page('402', ['MANAGE']), page('403', ['ANALYZE'])]
+      })
+      t.same(saved, { moved: [{ id: '402', fromWorkspace: 'store-own' }], elsewhere: ['401'] })
+      t.same((await store.pages.list('store-own')).map(p => p.id), ['401'], 'the ANALYZE-only Page stays')
+      t.same((await store.pages.list('store-grab')).map(p => p.id), ['402', '403'], 'MANAGE moves it; a Page nobody held is stored')
+      t.equal(await store.pages.token('store-own', '401'), 'page-token-401', 'its token is the owner\'s still')
+      t.same(await customerRows('401'), left, 'its conversations stay')
+      t.same(await db.query("SELECT user_id FROM page_connections WHERE page_id = '401'"), [{ user_id: '41' }], 'no connection recorded for the other user')
+    })
+
+    t.test('removing a Page removes what its customers left with it, in the same transaction', async t => {
+      await store.pages.saveConnection({ workspace: 'store-rm', user: user('51'), pages: [page('501'), page('502')] })
+      await customerData('501')
+      await customerData('502')
+      t.equal(await store.pages.delete('store-rm', '501'), true)
+      t.same(await customerRows('501'), none)
+      t.same(await customerRows('502'), left, 'the other Page keeps its own')
+      t.equal(await store.pages.delete('store-other', '502'), false, 'not from another workspace')
+      t.same(await customerRows('502'), left)
     })
 
     t.test('workspaces list with their Page counts', async t => {
@@ -109,7 +156,8 @@ for (const backend of backends) {
     t.test('reencrypt moves every token to the first key', async t => {
       const newKey = randomBytes(32).toString('hex')
       const rotated = createStore(db, createCipher(parseEncryptionKeys(`${newKey},${key}`)))
-      const total = (await db.query<{ n: number }>('SELECT ((SELECT count(*) FROM pages) + (SELECT count(*) FROM facebook_users))::integer AS n'))[0]!.n
+      const total = (await db.query<{ n: number }>(`SELECT ((SELECT count(*) FROM pages) + (SELECT count(*) FROM facebook_users) +
+        (SELECT count(*) FROM notification_tokens))::integer AS n`))[0]!.n
       t.equal(await rotated.reencrypt(), total)
       t.equal(await rotated.reencrypt(), 0, 'a second run has nothing to do')
       const onlyNew = createCipher(parseEncryptionKeys(newKey))
