@@ -1,10 +1,21 @@
 import { type FastifyBaseLogger, type FastifyReply, type FastifyRequest, type FastifyServerOptions, LogController } from 'fastify'
-import type { DestinationStream } from 'pino'
+import { type DestinationStream, stdSerializers } from 'pino'
 
 // Keys that may hold a secret inside a logged object. The service logs paths, ids and error codes, never a
-// query or a Graph answer; these catch a mistake. Not top-level keys: `code` there is our own error code.
-const SECRET_KEYS = ['access_token', 'client_secret', 'appsecret_proof', 'fb_exchange_token', 'code_verifier', 'code',
+// query or a Graph answer; these catch a mistake. `code` is not among them: it is every error's code (EADDRINUSE,
+// a SQLSTATE, ours), and the OAuth code only ever travels in a callback's query, which is never logged.
+const SECRET_KEYS = ['access_token', 'client_secret', 'appsecret_proof', 'fb_exchange_token', 'code_verifier',
   'state', 'link', 'token', 'accessToken', 'authorization', 'cookie', 'set-cookie', 'next']
+
+// What a database error carries besides its message: the statement, its parameters (customers' words, PSIDs, sealed
+// tokens) and the offending values. The log outlives what deauthorize and data deletion erase, so none of it goes there.
+const DATABASE_ERROR_FIELDS = ['query', 'params', 'detail', 'where', 'internalQuery', 'internalPosition', 'position', 'hint']
+
+function errorWithoutData (err: Error) {
+  const serialized = stdSerializers.err(err)
+  for (const field of DATABASE_ERROR_FIELDS) delete serialized[field]
+  return serialized
+}
 
 const pathOf = (url: string) => url.split('?', 1)[0]
 
@@ -30,7 +41,8 @@ export function loggerOptions (level: string, stream?: DestinationStream): Fasti
     },
     serializers: {
       // The path only: the query of /connect, /facebook/login and /facebook/callback carries links, codes and states.
-      req: request => ({ method: request.method, path: pathOf(request.url) })
+      req: request => ({ method: request.method, path: pathOf(request.url) }),
+      err: errorWithoutData
     }
   }
 }

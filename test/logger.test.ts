@@ -37,3 +37,23 @@ t.test('a secret nested in a logged object is redacted; our own top-level code i
   t.equal(worked.code, 'E_OURS')
   t.notOk(JSON.stringify(lines()).includes('SECRET-'))
 })
+
+t.test('errors are logged with their code and message, never a database error\'s statement, parameters or values', async t => {
+  const logs = logCapture()
+  const fastify = Fastify({ logger: loggerOptions('info', logs.stream), logController: new RequestLogController(), childLoggerFactory })
+  t.teardown(() => fastify.close())
+  const failing = Object.assign(new Error('insert failed'), {
+    code: '22P02',
+    query: 'INSERT INTO messages (text) VALUES ($1)',
+    params: ['my home address is CUSTOMER-WORDS'],
+    detail: 'Key (psid)=(CUSTOMER-PSID) already exists.',
+    where: 'CUSTOMER-CONTEXT'
+  })
+  fastify.log.warn({ err: failing }, 'inbox item failed')
+  fastify.log.error({ err: Object.assign(new Error('listen EADDRINUSE: address already in use'), { code: 'EADDRINUSE' }) }, 'cannot listen')
+  const [db, port] = logs.lines.map(line => JSON.parse(line) as { err: Record<string, unknown> })
+  t.match(db!.err, { type: 'Error', message: 'insert failed', code: '22P02' })
+  t.notOk(logs.lines.join('\n').includes('CUSTOMER-'), 'no parameter, detail or context')
+  t.notOk('query' in db!.err, 'no statement')
+  t.equal(port!.err.code, 'EADDRINUSE', 'an error\'s code is not redacted')
+})
