@@ -1,7 +1,9 @@
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
 import { csvList } from '../core/config.js'
 import { escapeHtml, renderPage } from '../core/html.js'
+import { securityHeaders } from '../core/security-headers.js'
 import type { PageSummary } from '../store/pages.js'
+import type { ShopSummary } from '../store/shops.js'
 import { verifyConnectLink } from '../tokens/connect-link.js'
 
 const ConnectQuery = Type.Object({
@@ -21,16 +23,33 @@ function describePage (page: PageSummary): string {
   return `<li><strong>${escapeHtml(page.name)}</strong>${category}: ${state}</li>`
 }
 
+/**
+ * Where the Shopify form's redirect goes, as a CSP source: browsers apply form-action to the redirects that follow a
+ * form, and /shopify/install answers with a 302 to the shop's grant screen.
+ */
+export function shopFormSource (shopOrigin: string): string {
+  const pathStart = shopOrigin.indexOf('/', shopOrigin.indexOf('//') + 2)
+  const origin = pathStart === -1 ? shopOrigin : shopOrigin.slice(0, pathStart)
+  return origin.replace('{shop}', '*.myshopify.com')
+}
+
+function describeShop (shop: ShopSummary): string {
+  if (shop.status !== 'connected') return 'needs to be connected again'
+  // Until its first sync finishes, a shop's count says nothing about its catalog.
+  const syncing = shop.lastSync.result === 'running' || shop.lastSync.result === null
+  return syncing ? 'connected, its catalog is syncing' : `connected, ${shop.productCount} products`
+}
+
 const connect: FastifyPluginAsyncTypebox = async (fastify) => {
   const requestedScopes = new Set(csvList(fastify.config.FACEBOOK_SCOPES))
   const shopifyOn = fastify.config.features.shopify
+  const policy = shopifyOn ? securityHeaders([shopFormSource(fastify.config.SHOPIFY_SHOP_ORIGIN)])['content-security-policy'] : undefined
 
   async function shopifySection (workspace: string, link: string): Promise<string> {
     const shop = await fastify.store.shops.ofWorkspace(workspace)
     const current = shop === undefined
       ? '<p class="muted">No Shopify store connected yet.</p>'
-      : `<h2>Shopify store</h2><p><strong>${escapeHtml(shop.shop)}</strong>: ` +
-        `${shop.status === 'connected' ? `connected, ${shop.productCount} products` : 'needs to be connected again'}</p>`
+      : `<h2>Shopify store</h2><p><strong>${escapeHtml(shop.shop)}</strong>: ${describeShop(shop)}</p>`
     return current + '<form method="get" action="/shopify/install">' +
       `<input type="hidden" name="link" value="${escapeHtml(link)}">` +
       '<label>Store address <input name="shop" required placeholder="your-store.myshopify.com" autocomplete="off"></label> ' +
@@ -63,10 +82,11 @@ const connect: FastifyPluginAsyncTypebox = async (fastify) => {
     parts.push(`<p><a class="button" href="${escapeHtml(loginUrl)}">Connect with Facebook</a></p>`)
     if (shopifyOn) parts.push(await shopifySection(workspace, link!))
 
+    if (policy !== undefined) reply.header('content-security-policy', policy)
     return reply
       .header('cache-control', 'no-store')
       .type('text/html; charset=utf-8')
-      .send(renderPage('Connect your Facebook Pages', parts.join('')))
+      .send(renderPage(shopifyOn ? 'Connect your Facebook Pages and Shopify store' : 'Connect your Facebook Pages', parts.join('')))
   })
 }
 

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto'
 
 const STYLE = 'body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#1c1e21}' +
-  'a.button{display:inline-block;background:#1877f2;color:#fff;padding:.6rem 1.2rem;border-radius:6px;text-decoration:none}' +
+  '.button{display:inline-block;background:#1877f2;color:#fff;padding:.6rem 1.2rem;border-radius:6px;text-decoration:none;' +
+  'border:0;font:inherit;cursor:pointer}input{font:inherit;padding:.5rem;margin:.3rem 0}' +
   'li{margin:.3rem 0}.muted{color:#65676b}.notice{background:#e7f3ff;padding:.6rem 1rem;border-radius:6px}'
 
 /** The pages' only stylesheet, allowed by hash so the CSP needs no 'unsafe-inline'. */

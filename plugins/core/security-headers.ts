@@ -7,7 +7,7 @@ import { STYLE_HASH } from './html.js'
  * Exactly the headers helmet sends, computed once at startup: helmet's middleware recomputes the
  * same static values on every request, and the login redirect is the service's hot path.
  */
-export function securityHeaders (): Record<string, string> {
+export function securityHeaders (formAction: string[] = []): Record<string, string> {
   const headers: Record<string, string> = {}
   const collect = {
     setHeader (name: string, value: string) { headers[name.toLowerCase()] = String(value) },
@@ -20,7 +20,7 @@ export function securityHeaders (): Record<string, string> {
         defaultSrc: ["'none'"],
         styleSrc: [STYLE_HASH],
         imgSrc: ["'self'"],
-        formAction: ["'self'"],
+        formAction: ["'self'", ...formAction],
         frameAncestors: ["'none'"],
         baseUri: ["'none'"]
       }
