@@ -2,6 +2,9 @@ import closeWithGrace from 'close-with-grace'
 import { ConfigError, loadConfig } from '../plugins/core/config.js'
 import { buildServer } from './app.js'
 
+// Everything this process writes (the embedded store's files above all) is for its own user only.
+process.umask(0o077)
+
 let config
 try {
   config = loadConfig(process.env, { dotenv: true })

@@ -1,4 +1,5 @@
-import { mkdir } from 'node:fs/promises'
+import { chmod, mkdir, readdir } from 'node:fs/promises'
+import { join } from 'node:path'
 import type { PGlite } from '@electric-sql/pglite'
 import pg from 'pg'
 
@@ -49,14 +50,29 @@ const EMBEDDED_SETTINGS = [
 ]
 
 /**
+ * The data directory and everything in it readable by the service's user only: the embedded store holds sealed
+ * tokens and customers' messages, and its WAL is written with whatever mode the engine asks for. Existing files
+ * are tightened too, so a store made before this rule, or by another umask, is covered.
+ */
+export async function restrictToOwner (dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 })
+  await chmod(dir, 0o700)
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    await chmod(join(entry.parentPath, entry.name), entry.isDirectory() ? 0o700 : 0o600)
+  }
+}
+
+/**
  * An embedded PostgreSQL in `dataDir`, or in memory when `dataDir` is undefined. A new one starts from
  * `seed` (a data directory dumped by `dump()`) when given, instead of running initdb.
  */
 export async function openPglite (dataDir?: string, seed?: Blob): Promise<Db & { dump (): Promise<Blob> }> {
-  if (dataDir !== undefined) await mkdir(dataDir, { recursive: true })
+  if (dataDir !== undefined) await mkdir(dataDir, { recursive: true, mode: 0o700 })
   // Loaded only when used: a replica on DATABASE_URL never pays for the embedded engine's memory.
   const { PGlite } = await import('@electric-sql/pglite')
   const pglite = await PGlite.create(dataDir, { postgresqlconf: EMBEDDED_SETTINGS, ...(seed === undefined ? {} : { loadDataDir: seed }) })
+  // The engine writes its relation cache files (pg_internal.init) at start with modes of its own.
+  if (dataDir !== undefined) await restrictToOwner(dataDir)
   return {
     exclusive: true,
     ...wrap(pglite),

@@ -4,7 +4,7 @@ import { parseEncryptionKeys } from '../core/encryption-keys.js'
 import { createCatalogStore } from './catalog.js'
 import { type Cipher, createCipher } from './cipher.js'
 import { createConversationStore } from './conversations.js'
-import { type Db, openPglite, openPostgres } from './db.js'
+import { type Db, openPglite, openPostgres, restrictToOwner } from './db.js'
 import { createDeliveryKeyStore, DELIVERY_KEY_DAYS } from './delivery-keys.js'
 import { createInboxStore } from './inbox.js'
 import { migrate } from './migrations.js'
@@ -40,6 +40,7 @@ export interface StoreOptions {
 }
 
 export async function openStore (options: StoreOptions) {
+  if (options.db === undefined && !options.databaseUrl && options.dataDir !== undefined) await restrictToOwner(options.dataDir)
   const db = options.db ?? (options.databaseUrl
     ? openPostgres(options.databaseUrl, options.poolSize ?? 10, options.onIdleError ?? (() => {}))
     : await openPglite(options.dataDir === undefined ? undefined : join(options.dataDir, 'pglite')))
