@@ -54,6 +54,8 @@ const adminShops: FastifyPluginAsyncTypebox = async (fastify) => {
     if (shop === undefined) throw new ShopInvalidError()
     if (!await store.shops.assign(shop, request.params.workspace)) throw new NotInstalledError()
     request.log.info({ shop, workspace: request.params.workspace }, 'shopify store assigned')
+    // Its webhooks and its first sync wait for this: see the callback.
+    fastify.catalogSyncs.installed(shop)
     return shopOf(request.params.workspace)
   })
 

@@ -82,9 +82,10 @@ const shopifyOauth: FastifyPluginAsyncTypebox = async (fastify) => {
     // A write scope includes its read scope, and Shopify lists only the write one.
     if (!requiredScopes.every(scope => granted.has(scope) || granted.has(scope.replace(/^read_/, 'write_')))) throw new ShopifyScopesError()
     const workspace = claims.workspace === '' ? null : claims.workspace
-    await store.shops.saveInstall(shop, workspace, tokens)
-    fastify.catalogSyncs.installed(shop)
-    request.log.info({ shop, workspace }, 'shopify store connected')
+    const assigned = await store.shops.saveInstall(shop, workspace, tokens)
+    // Any merchant can install from the Shopify admin: the service reads a catalog only for a shop an operator assigned.
+    if (assigned !== null) fastify.catalogSyncs.installed(shop)
+    request.log.info({ shop, workspace, assigned: assigned !== null }, 'shopify store connected')
 
     if (wantsHtml(request.headers.accept)) {
       if (workspace === null) {
@@ -94,7 +95,7 @@ const shopifyOauth: FastifyPluginAsyncTypebox = async (fastify) => {
       const link = stateToken.issue('connect', workspace, { expiresAt: claims.linkExp ?? claims.exp })
       return reply.redirect(connectPageUrl(link, { connected: 'shopify' }), 303)
     }
-    return { workspace, shop, scopes: tokens.scopes, catalog: { status: 'syncing' } }
+    return { workspace, shop, scopes: tokens.scopes, catalog: { status: assigned === null ? 'awaiting_assignment' : 'syncing' } }
   })
 }
 

@@ -119,15 +119,18 @@ export function createShopStore (db: Db, cipher: Cipher) {
 
   return {
     /** Records an install (or a reinstall) with its tokens; a workspace given takes the shop, replacing its previous one. */
-    async saveInstall (shop: string, workspace: string | null, tokens: ShopTokens): Promise<void> {
-      await db.transaction(async tx => {
+    /** Returns the workspace the shop belongs to now: the one given, the one it had, or null (not assigned yet). */
+    async saveInstall (shop: string, workspace: string | null, tokens: ShopTokens): Promise<string | null> {
+      return db.transaction(async tx => {
         if (workspace !== null) {
           await tx.query('INSERT INTO workspaces (id) VALUES ($1) ON CONFLICT DO NOTHING', [workspace])
           await tx.query('UPDATE shops SET workspace_id = NULL WHERE workspace_id = $1 AND shop <> $2', [workspace, shop])
         }
-        await tx.query(`INSERT INTO shops (shop, workspace_id) VALUES ($1, $2)
-          ON CONFLICT (shop) DO UPDATE SET workspace_id = coalesce(excluded.workspace_id, shops.workspace_id)`, [shop, workspace])
+        const [row] = await tx.query<{ workspace_id: string | null }>(`INSERT INTO shops (shop, workspace_id) VALUES ($1, $2)
+          ON CONFLICT (shop) DO UPDATE SET workspace_id = coalesce(excluded.workspace_id, shops.workspace_id)
+          RETURNING workspace_id`, [shop, workspace])
         await writeTokens(tx, shop, tokens)
+        return row!.workspace_id
       })
     },
 

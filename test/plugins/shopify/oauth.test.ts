@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto'
 import t from 'tap'
 import { signedQueryMessage } from '../../../plugins/shopify/hmac.js'
-import { build, mintLink, mockGraph, testDb } from '../../helper.js'
+import { ADMIN_TOKEN, build, mintLink, mockGraph, testDb } from '../../helper.js'
 
 const db = await testDb(t)
 const SECRET = 'shopify-secret-0123456789'
@@ -171,4 +171,33 @@ t.test('a browser goes back to the connect page, or, installing from Shopify, se
   t.equal(installed.statusCode, 200)
   t.match(installed.body, /installed on <strong>demo-shop\.myshopify\.com<\/strong>.*operator/s)
   t.same(await db.query('SELECT workspace_id FROM shops WHERE shop = $1', [SHOP]), [{ workspace_id: 'shop-ws-html' }], 'an install from Shopify keeps the assignment')
+})
+
+t.test('a store installed from the Shopify admin is not read until an operator assigns it to a workspace', async t => {
+  const { app, agent, callback } = await setup(t)
+  const FRESH = 'fresh-shop.myshopify.com'
+  const fresh = agent.get(`https://${FRESH}`)
+  fresh.intercept({ path: '/admin/oauth/access_token', method: 'POST' }).reply(200, TOKENS)
+  let adminCalls = 0
+  fresh.intercept({ path: /graphql\.json$/, method: 'POST' }).reply(200, () => { adminCalls++; return { data: null } }).persist()
+  const fromShopify = await app.inject({ url: `/shopify/install?${signed({ shop: FRESH, timestamp: nowSeconds() })}` })
+  const state = new URL(fromShopify.headers.location as string).searchParams.get('state')!
+  const [binding] = fromShopify.cookies
+  const query = signed({ code: 'shopify-code', host: 'YWRtaW4', shop: FRESH, state, timestamp: nowSeconds() })
+  const res = await callback(query, `${binding!.name}=${binding!.value}`)
+  t.equal(res.statusCode, 200)
+  t.same(res.json().catalog, { status: 'awaiting_assignment' })
+  await new Promise(resolve => setTimeout(resolve, 300))
+  t.equal(adminCalls, 0, 'no webhook subscription, no catalog sync')
+  t.same(await db.query('SELECT sync_result FROM shops WHERE shop = $1', [FRESH]), [{ sync_result: null }])
+
+  const assigned = await app.inject({
+    method: 'PUT', url: '/admin/workspaces/fresh-ws/shop', headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, payload: { shop: FRESH }
+  })
+  t.equal(assigned.statusCode, 200)
+  for (let i = 0; i < 100; i++) {
+    if (adminCalls > 0) break
+    await new Promise(resolve => setTimeout(resolve, 20))
+  }
+  t.ok(adminCalls > 0, 'assigned: its webhooks and catalog are read')
 })
