@@ -11,11 +11,11 @@ import admin from '../plugins/admin/index.js'
 import connect from '../plugins/connect/index.js'
 import configPlugin, { type Config, csvList } from '../plugins/core/config.js'
 import drain from '../plugins/core/drain.js'
-import errorHandler from '../plugins/core/error-handler.js'
+import errorHandler, { clientErrorHandler, frameworkErrorHandler } from '../plugins/core/error-handler.js'
 import { DatabaseUnavailableError } from '../plugins/core/errors.js'
 import health from '../plugins/core/health.js'
 import clientRateLimit from '../plugins/core/rate-limit.js'
-import securityHeaders from '../plugins/core/security-headers.js'
+import securityHeadersPlugin, { securityHeaders } from '../plugins/core/security-headers.js'
 import facebookData from '../plugins/facebook/data-callbacks.js'
 import graph from '../plugins/facebook/graph.js'
 import facebookOauth from '../plugins/facebook/login.js'
@@ -49,7 +49,7 @@ const httpForm = (error: Error) => error instanceof StoreUnavailableError ? new 
 export const app = fp(async (fastify: FastifyInstance, { config, ...deps }: AppDependencies & { config: Config }) => {
   await fastify.register(configPlugin, { config })
   await fastify.register(errorHandler, { translate: httpForm })
-  await fastify.register(securityHeaders)
+  await fastify.register(securityHeadersPlugin)
   await fastify.register(drain)
   const corsOrigins = csvList(config.CORS_ORIGINS)
   if (corsOrigins.length > 0) await fastify.register(cors, { origin: corsOrigins })
@@ -81,12 +81,15 @@ export const app = fp(async (fastify: FastifyInstance, { config, ...deps }: AppD
 export async function buildServer (config: Config, deps: AppDependencies = {}) {
   const trustedProxies = csvList(config.TRUST_PROXY)
   const trusted = trustedProxies.length > 0 ? proxyAddr.compile(trustedProxies) : undefined
+  const headers = securityHeaders()
   const fastify = Fastify({
     logger: loggerOptions(config.LOG_LEVEL, deps.logStream),
     logController: new RequestLogController(),
     childLoggerFactory,
     trustProxy: trustedProxies.length > 0 ? trustedProxies : false,
     requestIdHeader: false,
+    frameworkErrors: frameworkErrorHandler(headers),
+    clientErrorHandler: clientErrorHandler(headers),
     // Slow or silent clients cannot hold connections open: the whole request within the limit, no idle socket past it.
     // Node reads the request timeout when the server is created (set later, Node 20 ignored it in a test here).
     requestTimeout: config.REQUEST_TIMEOUT_MS,

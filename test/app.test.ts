@@ -1,5 +1,7 @@
 import { connect, type AddressInfo, type Socket } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
+import { request } from 'undici'
 import type { Db } from '../plugins/store/db.js'
 import { ADMIN_TOKEN, build, testDb } from './helper.js'
 
@@ -25,15 +27,22 @@ t.test('GET / and /healthz answer 200', async t => {
   t.equal((await app.inject('/healthz')).statusCode, 200)
 })
 
-t.test('/readyz follows the store', async t => {
+t.test('/readyz follows the store, asking it at most once a second however often it is asked', async t => {
   const flaky = flakyDb()
   const app = await build(t, { db: flaky })
-  t.equal((await app.inject('/readyz')).statusCode, 200)
+  let pings = 0
+  const ping = app.store.ping
+  app.store.ping = () => { pings++; return ping() }
+  const answers = await Promise.all(Array.from({ length: 50 }, () => app.inject('/readyz')))
+  t.same(new Set(answers.map(res => res.statusCode)), new Set([200]))
+  t.equal(pings, 1, '50 probes, one query')
   flaky.down = true
+  await sleep(1100)
   const down = await app.inject('/readyz')
   t.equal(down.statusCode, 503)
   t.notMatch(down.body, 'hunter2')
   flaky.down = false
+  await sleep(1100)
   t.equal((await app.inject('/readyz')).statusCode, 200, 'recovers')
 })
 
@@ -144,4 +153,25 @@ t.test('REQUEST_TIMEOUT_MS: a silent connection and a request that trickles in a
   })
   t.ok(slow.ms < 5000, `a body that trickles in is cut off (${slow.ms} ms)`)
   t.match(slow.answer, /^(HTTP\/1\.1 408|)/, 'answered 408 or closed')
+})
+
+t.test('refusals before routing (a malformed URL, an overlong parameter, oversized headers) look like every other error', async t => {
+  const app = await build(t, { db })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as AddressInfo
+  const cases: Array<[string, number, Record<string, string>]> = [
+    ['/%zz-SECRET-PATH', 400, {}],
+    [`/admin/workspaces/${'w'.repeat(120)}/pages`, 414, { authorization: `Bearer ${ADMIN_TOKEN}` }],
+    ['/healthz', 431, { 'x-big': 'b'.repeat(20_000) }]
+  ]
+  for (const [path, status, headers] of cases) {
+    const res = await request(`http://127.0.0.1:${port}${path}`, { headers })
+    const body = await res.body.json() as Record<string, unknown>
+    t.equal(res.statusCode, status, `${status}`)
+    t.match(res.headers['content-security-policy'], "default-src 'none'", `${status}: the security headers`)
+    t.match(res.headers['x-request-id'], /^[0-9a-f-]{36}$/, `${status}: a request id`)
+    t.same(Object.keys(body).sort(), ['error', 'message', 'requestId', 'statusCode'], `${status}: the usual shape`)
+    t.equal(body.requestId, res.headers['x-request-id'])
+    t.notMatch(JSON.stringify(body), /SECRET-PATH|wwwww/, `${status}: the URL is not echoed`)
+  }
 })

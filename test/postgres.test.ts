@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { openStore } from '../plugins/store/index.js'
 import { MIGRATIONS } from '../plugins/store/migrations.js'
@@ -30,6 +31,7 @@ t.test('DATABASE_URL: the database going away is 503 on /readyz and the callback
   const login = await startLogin(app, (await mintLink(app, 'pg-down')).link)
   mockCallbackGraph(agent)
   proxy.cut()
+  await sleep(1100) // readiness is reused for a second
   t.equal((await app.inject('/readyz')).statusCode, 503, 'not ready while the database is away')
   const callback = await app.inject({ url: `/facebook/callback?code=AQ&state=${login.state}`, headers: { cookie: login.cookieHeader } })
   t.equal(callback.statusCode, 503)
@@ -37,6 +39,7 @@ t.test('DATABASE_URL: the database going away is 503 on /readyz and the callback
   t.equal((await app.inject('/healthz')).statusCode, 200, 'the process lives on')
 
   proxy.restore()
+  await sleep(1100)
   t.equal((await app.inject('/readyz')).statusCode, 200, 'ready again once the database is back')
   const retry = await startLogin(app, (await mintLink(app, 'pg-down')).link)
   mockCallbackGraph(agent)

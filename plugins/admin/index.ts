@@ -38,23 +38,29 @@ const ConversationPage = Type.Object({
   nextCursor: Type.Union([Type.String(), Type.Null()])
 })
 
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
+
 function parseCursor (cursor: string): { at: string | null, psid: string } {
   try {
     const [at, psid] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
-    if ((at === null || (typeof at === 'string' && !Number.isNaN(Date.parse(at)))) && typeof psid === 'string') return { at, psid }
+    // Only what this API gives out: an ISO time as toISOString writes it (the database parses anything else its own way).
+    const isoTime = typeof at === 'string' && ISO_TIME.test(at) && !Number.isNaN(Date.parse(at)) && new Date(at).toISOString() === at
+    if ((at === null || isoTime) && typeof psid === 'string' && psid.length <= 64) return { at, psid }
   } catch {}
   throw new InvalidCursorError()
 }
 
 const digest = (value: string) => createHash('sha256').update(value).digest()
+const BEARER = /^bearer +(\S+) *$/i
 
 const admin: FastifyPluginAsyncTypebox = async (fastify) => {
   const { config, store, stateToken } = fastify
   // Comparing digests keeps the comparison constant-time whatever the length of the presented token.
-  const expected = digest(`Bearer ${config.ADMIN_API_TOKEN}`)
+  const expected = digest(config.ADMIN_API_TOKEN)
 
   fastify.addHook('onRequest', async (request) => {
-    const presented = request.headers.authorization
+    // The scheme is case-insensitive (RFC 9110), the token is not.
+    const presented = BEARER.exec(request.headers.authorization ?? '')?.[1]
     if (presented === undefined || !timingSafeEqual(digest(presented), expected)) throw new UnauthorizedError()
   })
 

@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto'
 import { STATUS_CODES } from 'node:http'
+import type { Socket } from 'node:net'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { PUBLIC_CODE_PREFIX } from './errors.js'
@@ -35,3 +37,40 @@ export default fp<ErrorHandlerOptions>(async (fastify, { translate = () => undef
   // Fastify's default 404 names the method and URL, query and all.
   fastify.setNotFoundHandler((request, reply) => sendError(request, reply, 404, 'Not found.'))
 }, { name: 'error-handler', fastify: '5.x' })
+
+const EARLY_MESSAGES: Record<number, string> = {
+  400: 'The request is malformed.',
+  408: 'The request took too long to arrive.',
+  414: 'A part of the request URL is too long.',
+  431: 'The request headers are too large.'
+}
+
+/**
+ * Fastify's own refusals before routing (a malformed URL, an overlong parameter) skip every hook: these put back
+ * the security headers and the request id, in the shape of every other error, without echoing the URL.
+ */
+export function frameworkErrorHandler (headers: Record<string, string>) {
+  return (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    const statusCode = error.statusCode === 414 ? 414 : 400
+    request.log.info({ code: error.code, statusCode }, 'request refused')
+    reply.headers(headers).header('x-request-id', request.id)
+    return sendError(request, reply, statusCode, EARLY_MESSAGES[statusCode]!)
+  }
+}
+
+/** The same for what Node's parser refuses before Fastify sees a request (oversized headers, a timeout, garbage). */
+export function clientErrorHandler (headers: Record<string, string>) {
+  return (err: Error & { code?: string }, socket: Socket) => {
+    if (err.code === 'ECONNRESET' || socket.destroyed) return
+    const statusCode = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400
+    const requestId = randomUUID()
+    const body = JSON.stringify({ statusCode, error: STATUS_CODES[statusCode], message: EARLY_MESSAGES[statusCode], requestId })
+    const lines = Object.entries({ ...headers, 'x-request-id': requestId, 'content-type': 'application/json; charset=utf-8' })
+      .map(([name, value]) => `${name}: ${value}\r\n`).join('')
+    if (socket.writable) {
+      socket.write(`HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode]}\r\n${lines}content-length: ${Buffer.byteLength(body)}\r\n` +
+        `connection: close\r\n\r\n${body}`)
+    }
+    socket.destroy(err)
+  }
+}

@@ -44,7 +44,9 @@ const facebookData: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   const DeletionParams = Type.Object({ code: Type.String({ pattern: '^[0-9a-f]{24}$' }) })
-  fastify.get('/data-deletion/:code', { schema: { params: DeletionParams } }, async (request, reply) => {
+  // A page anyone may open, and each view reads the store: rate-limited like the other browser routes.
+  const statusOptions = { schema: { params: DeletionParams }, onRequest: fastify.clientRateLimit }
+  fastify.get('/data-deletion/:code', statusOptions, async (request, reply) => {
     const deletion = await store.pages.dataDeletion(request.params.code)
     if (deletion === undefined) throw new UnknownDeletionError()
     if (!wantsHtml(request.headers.accept)) return { confirmationCode: request.params.code, ...deletion }

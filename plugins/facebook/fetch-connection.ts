@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox'
 import type { Config } from '../core/config.js'
 import { csvList } from '../core/config.js'
+import { plainText } from '../core/plain-text.js'
 import type { ConnectedPage } from '../store/pages.js'
 import { CodeRejectedError, FacebookFailedError, FacebookTimeoutError } from './errors.js'
 import { GraphError, GraphTimeoutError, type GraphClient } from './graph.js'
@@ -75,7 +76,7 @@ export async function fetchConnection (
     ])
     const granted = new Set(permissions.data.filter(p => p.status === 'granted').map(p => p.permission))
     return {
-      user: { id: me.id, name: me.name, accessToken: token },
+      user: { id: me.id, name: plainText(me.name), accessToken: token },
       pages,
       missingPermissions: csvList(config.FACEBOOK_SCOPES).filter(scope => !granted.has(scope))
     }
@@ -98,7 +99,8 @@ async function fetchPages (graph: GraphClient, token: string, signal: AbortSigna
     for (const page of answer.data) {
       const tasks = page.tasks ?? []
       const canMessage = tasks.includes('MESSAGING')
-      pages.set(page.id, { id: page.id, name: page.name, category: page.category ?? '', tasks, canMessage, accessToken: page.access_token })
+      const name = plainText(page.name)
+      pages.set(page.id, { id: page.id, name, category: plainText(page.category ?? ''), tasks, canMessage, accessToken: page.access_token })
     }
     const next = answer.paging?.next
     const fromNext = next !== undefined && URL.canParse(next) ? new URL(next).searchParams.get('after') : null

@@ -1,3 +1,4 @@
+import { plainText } from '../core/plain-text.js'
 import type { ConversationEvent } from '../store/conversations.js'
 
 /** One Messenger webhook delivery, flattened to the events this service keeps. Pure: no I/O. */
@@ -27,11 +28,11 @@ const str = (value: unknown) => typeof value === 'string' && value !== '' ? valu
 const MAX_TEXT = 2000
 
 /**
- * At most `max` UTF-16 units without cutting a surrogate pair, lone surrogates and NULs replaced: PostgreSQL
- * refuses both, and one customer's text must not fail a delivery that carries others' messages.
+ * At most `max` UTF-16 units without cutting a surrogate pair, as plain text (no lone surrogate, no NUL): PostgreSQL
+ * refuses those, and one customer's text must not fail a delivery that carries others' messages.
  */
 export function storableText (text: string, max = MAX_TEXT): string {
-  const whole = text.toWellFormed().replaceAll('\u0000', '\ufffd')
+  const whole = plainText(text, { keepLines: true })
   if (whole.length <= max) return whole
   const end = /[\uD800-\uDBFF]/.test(whole[max - 1]!) ? max - 1 : max
   return whole.slice(0, end)

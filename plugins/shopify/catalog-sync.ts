@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { Type } from '@sinclair/typebox'
 import type { FastifyBaseLogger } from 'fastify'
 import { checkerFor } from '../core/http-json.js'
+import { plainText } from '../core/plain-text.js'
 import type { Product } from '../store/catalog.js'
 import type { Store } from '../store/index.js'
 import { ShopUnavailableError } from '../store/shops.js'
@@ -76,12 +77,12 @@ type ProductNodeData = typeof ProductNode.static
 
 export const toProduct = (node: ProductNodeData): Product => ({
   id: node.legacyResourceId,
-  title: node.title,
+  title: plainText(node.title),
   handle: node.handle,
-  description: node.description,
-  productType: node.productType,
-  vendor: node.vendor,
-  tags: node.tags,
+  description: plainText(node.description, { keepLines: true }),
+  productType: plainText(node.productType),
+  vendor: plainText(node.vendor),
+  tags: node.tags.map(tag => plainText(tag)),
   url: node.onlineStoreUrl,
   imageUrl: node.featuredImage?.url ?? null,
   price: {
@@ -89,7 +90,8 @@ export const toProduct = (node: ProductNodeData): Product => ({
     max: node.priceRangeV2.maxVariantPrice.amount,
     currency: node.priceRangeV2.minVariantPrice.currencyCode
   },
-  variants: node.variants.nodes.map(v => ({ id: v.legacyResourceId, title: v.title, price: v.price, available: v.availableForSale })),
+  variants: node.variants.nodes.map(v =>
+    ({ id: v.legacyResourceId, title: plainText(v.title), price: v.price, available: v.availableForSale })),
   updatedAt: new Date(node.updatedAt)
 })
 

@@ -22,6 +22,26 @@ t.test('every admin route is 401 without the right bearer token', async t => {
   }
 })
 
+t.test('the Bearer scheme is case-insensitive, the token is not', async t => {
+  const app = await build(t, { db })
+  for (const authorization of [`bearer ${ADMIN_TOKEN}`, `BEARER ${ADMIN_TOKEN}`, `Bearer  ${ADMIN_TOKEN}`]) {
+    t.equal((await app.inject({ url: '/admin/workspaces', headers: { authorization } })).statusCode, 200, authorization.split(' ')[0])
+  }
+  t.equal((await app.inject({ url: '/admin/workspaces', headers: { authorization: `Bearer ${ADMIN_TOKEN.toUpperCase()}` } })).statusCode, 401)
+})
+
+t.test('a cursor this API did not give out is 400, never a 500', async t => {
+  const app = await build(t, { db })
+  await app.store.pages.saveConnection({ workspace: 'adm-cursor', user: { id: '8', name: 'U', accessToken: 'EAAuser' }, pages: [page('601')] })
+  const cursor = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
+  for (const bad of [['1', 'x'], ['2026-02-30T00:00:00.000Z', 'x'], ['2026-12-01', 'x'], [null, 'x'.repeat(65)], [null, 5], 'x', null]) {
+    const res = await app.inject({ url: `/admin/workspaces/adm-cursor/pages/601/conversations?cursor=${cursor(bad)}`, headers: auth })
+    t.equal(res.statusCode, 400, JSON.stringify(bad))
+  }
+  const good = await app.inject({ url: `/admin/workspaces/adm-cursor/pages/601/conversations?cursor=${cursor(['2026-12-01T10:00:00.000Z', 'x'])}`, headers: auth })
+  t.equal(good.statusCode, 200)
+})
+
 t.test('minting a link creates the workspace and answers the connect URL and expiry', async t => {
   const app = await build(t, { db, env: { PUBLIC_BASE_URL: 'https://bot.example.org', CONNECT_LINK_TTL_SECONDS: '3600' } })
   const before = Date.now()

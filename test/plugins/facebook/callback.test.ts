@@ -248,3 +248,16 @@ t.test('when one of the concurrent Graph reads fails, the others are cancelled i
   for (let i = 0; i < 40 && cancelled.length < 2; i++) await sleep(50)
   t.same(cancelled.sort(), ['/me/accounts', '/me/permissions'], 'the hanging reads were cancelled within two seconds, not after 20')
 })
+
+t.test('names from Graph are stored without control or bidi characters: a NUL in a Page name is not a 500', async t => {
+  const page = { id: '104000000000099', name: 'Nul\u0000 Page\u202Egnp.exe', category: 'Shop\u0007', tasks: ['MESSAGING'], access_token: 'EAApage-99' }
+  const { app, callback, good } = await flow(t, {
+    workspace: 'cb-controls',
+    overrides: { me: { status: 200, body: { id: USER.id, name: 'Ada\u0000 Owner\u2066' } }, accounts: { status: 200, body: { data: [page], paging: {} } } }
+  })
+  const res = await callback(good, { accept: 'application/json' })
+  t.equal(res.statusCode, 200)
+  t.match(res.json(), { user: { name: 'Ada Owner' }, pages: [{ id: page.id, name: 'Nul Pagegnp.exe', category: 'Shop' }] })
+  const listed = await app.inject({ url: '/admin/workspaces/cb-controls/pages', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+  t.match(listed.json().pages, [{ name: 'Nul Pagegnp.exe', category: 'Shop' }])
+})

@@ -55,3 +55,10 @@ t.test('data deletion deletes the same, answers a status URL and a confirmation 
   const other = await form('/facebook/data-deletion', signedRequest(APP_SECRET, { user_id: '802', issued_at: now - 1 }))
   t.not(other.json().confirmation_code, code, 'another request, another code')
 })
+
+t.test('the data-deletion status page is rate-limited like the other browser routes', async t => {
+  const limited = await build(t, { db, env: { RATE_LIMIT_MAX: '2' } })
+  const statuses = []
+  for (let i = 0; i < 3; i++) statuses.push((await limited.inject('/facebook/data-deletion/000000000000000000000000')).statusCode)
+  t.same(statuses, [404, 404, 429])
+})

@@ -172,7 +172,7 @@ t.test('text is cut by code point and lone surrogates are replaced, so no custom
   const texts = Object.fromEntries((await db.query<{ mid: string, text: string }>(
     "SELECT mid, text FROM messages WHERE mid IN ('m-5104-a', 'm-5105-a', 'm-5106-a')")).map(r => [r.mid, r.text]))
   t.equal(texts['m-5104-a'], 'a'.repeat(1999), 'the pair at the limit is left out whole')
-  t.equal(texts['m-5105-a'], 'half \ufffd a pair\ufffd')
+  t.equal(texts['m-5105-a'], 'half \ufffd a pair')
   t.equal(texts['m-5106-a'], 'fine')
 })
 
