@@ -30,7 +30,7 @@ const child = spawn(process.execPath, ['--max-old-space-size=96', 'dist/src/serv
     FACEBOOK_GRAPH_URL: emulator.url,
     FACEBOOK_DIALOG_URL: emulator.url,
     STATE_TOKEN_SECRET: 'loadtest-state-secret-0123456789abcdef0123',
-    TOKEN_ENCRYPTION_KEY: 'cd'.repeat(32),
+    TOKEN_ENCRYPTION_KEY: 'ffeeddccbbaa99887766554433221100'.repeat(2),
     ADMIN_API_TOKEN: ADMIN,
     RATE_LIMIT_MAX: '0',
     LOG_LEVEL: 'warn',

@@ -110,3 +110,18 @@ export async function buildServer (config: Config, deps: AppDependencies = {}) {
   await fastify.ready()
   return fastify
 }
+
+/** What a person needs to know when the server cannot listen: what is wrong and which setting changes it. */
+export function listenProblem (err: Error & { code?: string }, host: string, port: number): string {
+  if (err.code === 'EADDRINUSE') return `port ${port} on ${host} is already in use: stop what uses it, or set PORT to another port`
+  if (err.code === 'EACCES') return `port ${port} on ${host} is not allowed for this user: set PORT above 1023`
+  if (err.code === 'EADDRNOTAVAIL') return `${host} is not an address of this machine: set HOST`
+  return `cannot listen on ${host}:${port} (${err.code ?? err.message})`
+}
+
+/** What this instance runs with, for the first log line: never a URL (DATABASE_URL holds a password) or a secret. */
+export const capabilities = (config: Config) => ({
+  messenger: config.features.messenger,
+  shopify: config.features.shopify,
+  store: config.DATABASE_URL === '' ? 'embedded PGlite in DATA_DIR' : 'PostgreSQL (DATABASE_URL)'
+})

@@ -1,6 +1,6 @@
 import closeWithGrace from 'close-with-grace'
 import { ConfigError, loadConfig } from '../plugins/core/config.js'
-import { buildServer } from './app.js'
+import { buildServer, capabilities, listenProblem } from './app.js'
 
 // Everything this process writes (the embedded store's files above all) is for its own user only.
 process.umask(0o077)
@@ -23,4 +23,11 @@ closeWithGrace({ delay: config.SHUTDOWN_TIMEOUT_MS }, async ({ signal, err }) =>
   await server.close()
 })
 
-await server.listen({ port: config.PORT, host: config.HOST })
+try {
+  await server.listen({ port: config.PORT, host: config.HOST })
+} catch (err) {
+  server.log.error({ err }, listenProblem(err as Error, config.HOST, config.PORT))
+  await server.close()
+  process.exit(1)
+}
+server.log.info(capabilities(config), 'service ready')

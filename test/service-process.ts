@@ -24,6 +24,7 @@ export async function spawnService (t: Test, env: Record<string, string>) {
   const base = `http://127.0.0.1:${env.PORT}`
   for (let attempt = 0; ; attempt++) {
     if (await request(`${base}/readyz`).then(res => res.statusCode === 200, () => false)) break
+    if (child.exitCode !== null) throw new Error(`the service exited with code ${child.exitCode} before it was ready`)
     if (attempt > 300) throw new Error('the service did not become ready')
     await sleep(100)
   }

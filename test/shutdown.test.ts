@@ -7,7 +7,7 @@ import { browser } from './http-client.js'
 import { spawnService } from './service-process.js'
 
 const dataDir = await seededDataDir(t)
-const TOKEN_ENCRYPTION_KEY = 'cd'.repeat(32)
+const TOKEN_ENCRYPTION_KEY = '0123456789abcdef'.repeat(4)
 
 /** The built server in its own process, on the file's DATA_DIR, against the emulator, with a callback ready to send. */
 async function serviceWithCallbackInFlight (t: Test, env: Record<string, string> = {}) {

@@ -3,7 +3,7 @@ import { readFile, writeFile, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import closeWithGrace from 'close-with-grace'
 import { loadConfig } from '../plugins/core/config.js'
-import { buildServer } from '../src/app.js'
+import { buildServer, listenProblem } from '../src/app.js'
 import { startFacebookEmulator } from './emulator/facebook.js'
 import { startShopifyEmulator } from './emulator/shopify.js'
 
@@ -60,7 +60,13 @@ closeWithGrace({ delay: 5000 }, async () => {
   await emulator.close()
   await shopify.close()
 })
-await server.listen({ port, host: '127.0.0.1' })
+try {
+  await server.listen({ port, host: '127.0.0.1' })
+} catch (err) {
+  process.stderr.write(`The demo cannot start: ${listenProblem(err as Error, '127.0.0.1', port)} (e.g. PORT=5050 npm run demo).\n`)
+  await Promise.all([server.close(), emulator.close(), shopify.close()])
+  process.exit(1)
+}
 
 const minted = await server.inject({ method: 'POST', url: '/admin/workspaces/demo/connect-links', headers: { authorization: `Bearer ${secrets.ADMIN_API_TOKEN}` } })
 const { url } = minted.json() as { url: string }

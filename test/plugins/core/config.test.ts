@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import t from 'tap'
 import { ConfigError, ConfigSchema, loadConfig } from '../../../plugins/core/config.js'
@@ -141,4 +142,37 @@ t.test('.env is read when present and real environment variables win', async t =
   t.equal(loadConfig(env, { dotenv: true }).PORT, 6001)
   t.equal(loadConfig({ ...env, PORT: '7002' }, { dotenv: true }).PORT, 7002, 'the environment wins')
   t.throws(() => loadConfig(env), /ADMIN_API_TOKEN/, 'without dotenv the file is not read')
+})
+
+t.test('a copied .env.example does not boot: each placeholder, and a key of one repeated byte, is refused by name', async t => {
+  const example = Object.fromEntries((await readFile('.env.example', 'utf8')).split('\n')
+    .filter(line => /^[A-Z_]+=/.test(line)).map(line => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]))
+  t.throws(() => loadConfig(example), { name: 'ConfigError', message: /placeholder|one byte repeated/ }, 'the example as it ships')
+  const placeholders: Record<string, RegExp> = {
+    FACEBOOK_APP_ID: /FACEBOOK_APP_ID is still the placeholder/,
+    FACEBOOK_APP_SECRET: /FACEBOOK_APP_SECRET is still the placeholder/,
+    STATE_TOKEN_SECRET: /STATE_TOKEN_SECRET is still the placeholder/,
+    ADMIN_API_TOKEN: /ADMIN_API_TOKEN is still the placeholder/,
+    TOKEN_ENCRYPTION_KEY: /TOKEN_ENCRYPTION_KEY must be random, not one byte repeated/
+  }
+  for (const [name, message] of Object.entries(placeholders)) {
+    t.throws(() => loadConfig(testEnv({ [name]: example[name]! })), { name: 'ConfigError', message }, name)
+  }
+  for (const key of ['ab'.repeat(32), Buffer.alloc(32, 7).toString('base64'), `${randomBytes(32).toString('hex')},${'11'.repeat(32)}`]) {
+    t.throws(() => loadConfig(testEnv({ TOKEN_ENCRYPTION_KEY: key })), { message: /TOKEN_ENCRYPTION_KEY must be random/ })
+  }
+})
+
+t.test('config errors say what is allowed, once, in words: no raw pattern, no repeated branch', async t => {
+  const level = t.throws(() => loadConfig(testEnv({ LOG_LEVEL: 'loud' }))) as Error
+  t.equal(level.message, 'invalid configuration: LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent')
+  const token = t.throws(() => loadConfig(testEnv({ MESSENGER_VERIFY_TOKEN: 'short' }))) as Error
+  t.equal(token.message, 'invalid configuration: MESSENGER_VERIFY_TOKEN must be 16 to 256 characters, no spaces, or empty to turn Messenger off')
+  const several = t.throws(() => loadConfig(testEnv({ PORT: 'x', GRAPH_TIMEOUT_MS: '0' }))) as Error
+  t.match(several.message, /GRAPH_TIMEOUT_MS must be at least 1/)
+  t.match(several.message, /PORT must be a whole number/)
+  for (const [name, value] of refusals) {
+    const error = t.throws(() => loadConfig(testEnv({ [name]: value }))) as Error
+    t.notMatch(error.message, /\^|\\S|\[0-9|must match pattern|equal to constant/, `${name}: no pattern in the message`)
+  }
 })

@@ -6,7 +6,7 @@ import { openStore } from '../../../plugins/store/index.js'
 import { testDb } from '../../helper.js'
 
 const db = await testDb(t)
-const { store } = await openStore({ db, encryptionKeys: 'ef'.repeat(32) })
+const { store } = await openStore({ db, encryptionKeys: 'fedcba9876543210'.repeat(4) })
 const log = pino({ level: 'silent' })
 
 /** A worker on its own source whose apply waits for `release()` while `blocked`, recording what it applied. */
