@@ -39,6 +39,15 @@ async function settled () {
 const conversations = async (app: App, query = '', page = PAGE) =>
   app.inject({ url: `/admin/workspaces/inbox-ws/pages/${page}/conversations${query}`, headers: auth })
 
+/** The mids the emitter announces while `t` runs. */
+function heardMids (t: Parameters<typeof build>[0]): string[] {
+  const heard: string[] = []
+  const listener = (event: { mid: string }) => heard.push(event.mid)
+  app.messenger.on('message', listener)
+  t.teardown(() => app.messenger.off('message', listener))
+  return heard
+}
+
 const app = await build(t, { db, env })
 await app.store.pages.saveConnection({
   workspace: 'inbox-ws',
@@ -47,10 +56,7 @@ await app.store.pages.saveConnection({
 })
 
 t.test('a customer message becomes a conversation with an open window, and the emitter hears it once', async t => {
-  const heard: string[] = []
-  const listener = (event: { mid: string }) => heard.push(event.mid)
-  app.messenger.on('message', listener)
-  t.teardown(() => app.messenger.off('message', listener))
+  const heard = heardMids(t)
   const body = delivery([{ id: PAGE, messaging: [item('5001', 'm-5001-a', 'Do you have sourdough? 🍞 ñ')] }])
   await deliver(app, body)
   await deliver(app, body)
@@ -177,10 +183,7 @@ t.test('text is cut by code point and lone surrogates are replaced, so no custom
 })
 
 t.test('a replayed delivery has no effect, even after its message left the 20 kept; stale events are refused', async t => {
-  const heard: string[] = []
-  const listener = (event: { mid: string }) => heard.push(event.mid)
-  app.messenger.on('message', listener)
-  t.teardown(() => app.messenger.off('message', listener))
+  const heard = heardMids(t)
   const first = delivery([{ id: PAGE, messaging: [item('5107', 'm-5107-00', 'the first')] }])
   await deliver(app, first)
   await deliver(app, delivery([{ id: PAGE, messaging: Array.from({ length: 20 }, (_, i) => item('5107', `m-5107-${String(i + 1).padStart(2, '0')}`, `n${i}`, now + i + 1)) }]))
