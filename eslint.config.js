@@ -5,7 +5,7 @@ import neostandard from 'neostandard'
  * Imports run one way: src -> route plugins -> decorator plugins -> domain modules -> store -> core. Each folder of
  * plugins/ lists the folders it may not import; the store knows no provider and providers do not know each other.
  */
-const FOLDERS = ['core', 'tokens', 'store', 'inbox', 'facebook', 'messenger', 'shopify', 'connect', 'admin']
+const FOLDERS = ['core', 'tokens', 'store', 'inbox', 'facebook', 'messenger', 'shopify', 'outbox', 'connect', 'admin']
 const MAY_IMPORT = {
   core: [],
   store: ['core'],
@@ -14,8 +14,10 @@ const MAY_IMPORT = {
   facebook: ['core', 'store', 'tokens', 'inbox'],
   messenger: ['core', 'store', 'tokens', 'inbox'],
   shopify: ['core', 'store', 'tokens', 'inbox'],
+  // The sales loop sits on the providers: the outbox sends through Facebook's Send API.
+  outbox: ['core', 'store', 'tokens', 'facebook'],
   connect: ['core', 'store', 'tokens'],
-  admin: ['core', 'store', 'tokens', 'facebook', 'shopify']
+  admin: ['core', 'store', 'tokens', 'facebook', 'shopify', 'outbox']
 }
 
 const layering = Object.entries(MAY_IMPORT).map(([folder, allowed]) => ({

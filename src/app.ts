@@ -21,6 +21,7 @@ import graph from '../plugins/facebook/graph.js'
 import facebookOauth from '../plugins/facebook/login.js'
 import messengerEvents from '../plugins/messenger/emitter.js'
 import messenger from '../plugins/messenger/webhook.js'
+import outbox from '../plugins/outbox/index.js'
 import shopify from '../plugins/shopify/index.js'
 import shopifyOauth from '../plugins/shopify/oauth.js'
 import shopifyWebhooks from '../plugins/shopify/webhooks.js'
@@ -59,6 +60,7 @@ export const app = fp(async (fastify: FastifyInstance, { config, ...deps }: AppD
   await fastify.register(graph, deps.dispatcher === undefined ? {} : { dispatcher: deps.dispatcher })
   await fastify.register(store, deps.db === undefined ? {} : { db: deps.db })
   await fastify.register(messengerEvents)
+  if (config.features.messenger) await fastify.register(outbox)
   if (config.features.shopify) {
     await fastify.register(shopify, deps.shopifyDispatcher === undefined ? {} : { dispatcher: deps.shopifyDispatcher })
   }

@@ -24,6 +24,9 @@ const refused: Array<[string, string]> = [
   ['plugins/connect/index.ts', '../admin/index.js'],
   ['plugins/admin/index.ts', '../connect/index.js'],
   ['plugins/shopify/index.ts', '../../tools/emulator/shopify.js'],
+  ['plugins/outbox/sender.ts', '../shopify/client.js'],
+  ['plugins/facebook/send-api.ts', '../outbox/policy.js'],
+  ['plugins/store/outbox.ts', '../outbox/policy.js'],
   ['src/app.ts', '../tools/emulator/facebook.js']
 ]
 
@@ -39,6 +42,8 @@ const allowed: Array<[string, string]> = [
   ['plugins/shopify/catalog-sync.ts', '../store/index.js'],
   ['plugins/facebook/login.ts', '../tokens/state-token.js'],
   ['plugins/admin/index.ts', '../facebook/page-subscriptions.js'],
+  ['plugins/outbox/index.ts', '../facebook/send-api.js'],
+  ['plugins/admin/outbox.ts', '../outbox/policy.js'],
   ['src/app.ts', '../plugins/shopify/index.js']
 ]
 

@@ -5,6 +5,7 @@ import { FacebookFailedError } from '../facebook/errors.js'
 import { subscribePages, unsubscribePage } from '../facebook/page-subscriptions.js'
 import { connectPageUrl } from '../tokens/connect-link.js'
 import { WORKSPACE_PATTERN } from '../tokens/state-token.js'
+import adminOutbox from './outbox.js'
 import adminShops from './shops.js'
 
 const InvalidCursorError = createError('MSB_INVALID_CURSOR', 'The cursor is not one this API gave out.', 400)
@@ -131,6 +132,7 @@ const admin: FastifyPluginAsyncTypebox = async (fastify) => {
     return reply.code(204).send()
   })
   if (config.features.shopify) await fastify.register(adminShops)
+  if (config.features.messenger) await fastify.register(adminOutbox)
 }
 
 export default admin

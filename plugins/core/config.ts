@@ -72,6 +72,8 @@ export const ConfigSchema = Type.Object({
   MESSENGER_VERIFY_TOKEN: Type.String({
     pattern: '^(\\S{16,256})?$', default: '', description: '16 to 256 characters, no spaces, or empty to turn Messenger off'
   }),
+  SEND_RATE_PER_PAGE: Type.Integer({ minimum: 1, maximum: 300, default: 20 }),
+  MESSENGER_HUMAN_AGENT: Type.Boolean({ default: false }),
   RATE_LIMIT_MAX: Type.Integer({ minimum: 0, default: 60 }),
   RATE_LIMIT_WINDOW_MS: Type.Integer({ minimum: 1, default: 60000 }),
   SHOPIFY_API_KEY: Type.String({

@@ -26,6 +26,11 @@ export class GraphUnavailableError extends Error {
   override name = 'GraphUnavailableError'
 }
 
+/** Graph answered, but not with anything we can use (no JSON, a 5xx without an error object, missing fields). */
+export class GraphBadAnswerError extends GraphUnavailableError {
+  override name = 'GraphBadAnswerError'
+}
+
 /** The call's own timeout or the caller's deadline passed. */
 export class GraphTimeoutError extends Error {
   override name = 'GraphTimeoutError'
@@ -40,6 +45,8 @@ export interface GraphCall<T extends TSchema> {
   params?: Record<string, string>
   /** a user or Page access token: sent with its appsecret_proof */
   token?: string
+  /** sent as JSON (the Send API's shape); without it the call carries only its query */
+  body?: Record<string, unknown>
   schema: T
   signal?: AbortSignal
 }
@@ -81,12 +88,19 @@ export function createGraphClient (options: GraphOptions) {
       query.set('appsecret_proof', appSecretProof(call.token))
     }
     const { status, json } = await callUpstream(`${prefix}${path}?${query}`, {
-      method, dispatcher, timeoutMs: options.timeoutMs, maxBytes: MAX_RESPONSE_BYTES, failures, name: `Graph ${path}`, deadline: call.signal
+      method,
+      dispatcher,
+      timeoutMs: options.timeoutMs,
+      maxBytes: MAX_RESPONSE_BYTES,
+      failures,
+      name: `Graph ${path}`,
+      deadline: call.signal,
+      ...(call.body === undefined ? {} : { body: JSON.stringify(call.body), headers: { 'content-type': 'application/json' } })
     })
-    if (json === undefined) throw new GraphUnavailableError(`Graph answered ${status} with a body that is not JSON`)
-    if (status >= 500) throw graphErrorFrom(status, json) ?? new GraphUnavailableError(`Graph answered ${status}`)
-    if (status >= 400) throw graphErrorFrom(status, json) ?? new GraphUnavailableError(`Graph answered ${status} without an error object`)
-    if (!checkerFor(call.schema).Check(json)) throw new GraphUnavailableError(`Graph answer to ${path} lacks expected fields`)
+    if (json === undefined) throw new GraphBadAnswerError(`Graph answered ${status} with a body that is not JSON`)
+    if (status >= 500) throw graphErrorFrom(status, json) ?? new GraphBadAnswerError(`Graph answered ${status}`)
+    if (status >= 400) throw graphErrorFrom(status, json) ?? new GraphBadAnswerError(`Graph answered ${status} without an error object`)
+    if (!checkerFor(call.schema).Check(json)) throw new GraphBadAnswerError(`Graph answer to ${path} lacks expected fields`)
     return json as Static<T>
   }
 

@@ -34,98 +34,105 @@ export const notificationTokenAad = (pageId: string, psid: string) => `notificat
 
 /** Applying deliveries to conversations, and the conversations with their last messages. */
 export function createConversationStore (db: Db, cipher: Cipher) {
-  return {
-    /**
-     * Applies the events of several items and removes them from the inbox in one statement (atomic by itself): on the
-     * embedded store every statement costs about a millisecond, so a burst costs a few, not a few per message.
-     * Returns the messages that were new. Each step is idempotent, so an item applied again changes nothing.
-     */
-    async apply (items: Array<{ id: string, events: ConversationEvent[] }>, now = Date.now()): Promise<MessageEvent[]> {
-      // Past the keys' retention a replay could no longer be recognised, so an event that old is refused outright.
-      const oldest = now - DELIVERY_KEY_DAYS * DAY_MS
-      const byKey = new Map<string, ConversationEvent>()
-      for (const event of items.flatMap(item => item.events)) {
-        const key = deliveryKey(event)
-        if (event.at.getTime() >= oldest && !byKey.has(key)) byKey.set(key, event)
-      }
-      const events = [...byKey.values()]
-      for (const event of events) {
-        if (event.kind !== 'optin' || event.notificationToken === undefined) continue
-        // Kept for the promotions capability: a marketing-messages token is a credential, sealed like Page tokens.
-        // Only a newer opt-in replaces the stored token, so an old one replayed cannot roll it back.
-        const sealed = cipher.seal(event.notificationToken.token, notificationTokenAad(event.pageId, event.psid))
-        await db.query(`INSERT INTO notification_tokens (page_id, psid, token_ciphertext, token_key_id, frequency, expires_at, opted_in_at)
-          SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM pages WHERE id = $1)
-          ON CONFLICT (page_id, psid) DO UPDATE SET token_ciphertext = excluded.token_ciphertext,
-            token_key_id = excluded.token_key_id, frequency = excluded.frequency, expires_at = excluded.expires_at,
-            opted_in_at = excluded.opted_in_at, updated_at = now()
-          WHERE notification_tokens.opted_in_at IS NULL OR notification_tokens.opted_in_at < excluded.opted_in_at`,
-        [event.pageId, event.psid, sealed.ciphertext, sealed.keyId, event.notificationToken.frequency,
-          event.notificationToken.expiresAt, event.at])
-      }
-      const rows = events.map(event => event.kind === 'message'
-        ? {
-            kind: 'message',
-            key: deliveryKey(event),
-            page_id: event.pageId,
-            psid: event.psid,
-            at: event.at,
-            mid: event.mid,
-            direction: event.direction,
-            text: event.text,
-            from_customer: event.fromCustomer
-          }
-        : { kind: event.kind, key: deliveryKey(event), page_id: event.pageId, psid: event.psid, at: event.at })
-      // Every event leaves its key, messages included (they outlive the 20 messages a conversation keeps), so a
-      // delivery replayed within the keys' retention changes nothing; an event for a Page not connected is recorded
-      // as dropped under the same key, so its replays add nothing either.
-      const results = await db.query<{ mid: string, overfull: boolean }>(`
-        WITH incoming AS (
-          SELECT t.*, EXISTS (SELECT 1 FROM pages WHERE pages.id = t.page_id) AS connected
-          FROM jsonb_to_recordset($1::jsonb) AS t (kind text, key text, page_id text, psid text, at timestamptz,
-            mid text, direction text, text text, from_customer boolean)
-        ), recorded AS (
-          INSERT INTO messenger_events (key, kind, page_id, psid, at)
-          SELECT key, CASE WHEN connected THEN kind ELSE 'dropped' END, page_id, psid, at FROM incoming
-          ON CONFLICT (key) DO NOTHING RETURNING key
-        ), fresh AS (
-          INSERT INTO messages (mid, page_id, psid, direction, text, at)
-          SELECT mid, page_id, psid, direction, text, at FROM incoming
-          WHERE kind = 'message' AND connected AND key IN (SELECT key FROM recorded)
-          ON CONFLICT (mid) DO NOTHING RETURNING mid, page_id, psid
-        ), touched AS (
-          INSERT INTO conversations (page_id, psid, first_message_at, last_customer_message_at, message_count)
-          SELECT page_id, psid, min(incoming.at), max(incoming.at) FILTER (WHERE from_customer), count(*)
-          FROM fresh JOIN incoming USING (mid, page_id, psid) GROUP BY page_id, psid
-          ON CONFLICT (page_id, psid) DO UPDATE SET
-            first_message_at = LEAST(conversations.first_message_at, excluded.first_message_at),
-            last_customer_message_at = GREATEST(conversations.last_customer_message_at, excluded.last_customer_message_at),
-            message_count = conversations.message_count + excluded.message_count
-          RETURNING page_id, psid, message_count > ${KEPT_MESSAGES} AS overfull
-        ), processed AS (
-          DELETE FROM inbox WHERE id = ANY($2::bigint[])
+  /**
+   * Applies events and removes their inbox items in one statement (atomic by itself): on the embedded store every
+   * statement costs about a millisecond, so a burst costs a few, not a few per message. Returns the messages that
+   * were new. Each step is idempotent, so events applied again change nothing.
+   */
+  async function applyEvents (incoming: ConversationEvent[], inboxIds: string[], now: number): Promise<MessageEvent[]> {
+    // Past the keys' retention a replay could no longer be recognised, so an event that old is refused outright.
+    const oldest = now - DELIVERY_KEY_DAYS * DAY_MS
+    const byKey = new Map<string, ConversationEvent>()
+    for (const event of incoming) {
+      const key = deliveryKey(event)
+      if (event.at.getTime() >= oldest && !byKey.has(key)) byKey.set(key, event)
+    }
+    const events = [...byKey.values()]
+    for (const event of events) {
+      if (event.kind !== 'optin' || event.notificationToken === undefined) continue
+      // Kept for the promotions capability: a marketing-messages token is a credential, sealed like Page tokens.
+      // Only a newer opt-in replaces the stored token, so an old one replayed cannot roll it back.
+      const sealed = cipher.seal(event.notificationToken.token, notificationTokenAad(event.pageId, event.psid))
+      await db.query(`INSERT INTO notification_tokens (page_id, psid, token_ciphertext, token_key_id, frequency, expires_at, opted_in_at)
+        SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM pages WHERE id = $1)
+        ON CONFLICT (page_id, psid) DO UPDATE SET token_ciphertext = excluded.token_ciphertext,
+          token_key_id = excluded.token_key_id, frequency = excluded.frequency, expires_at = excluded.expires_at,
+          opted_in_at = excluded.opted_in_at, updated_at = now()
+        WHERE notification_tokens.opted_in_at IS NULL OR notification_tokens.opted_in_at < excluded.opted_in_at`,
+      [event.pageId, event.psid, sealed.ciphertext, sealed.keyId, event.notificationToken.frequency,
+        event.notificationToken.expiresAt, event.at])
+    }
+    const rows = events.map(event => event.kind === 'message'
+      ? {
+          kind: 'message',
+          key: deliveryKey(event),
+          page_id: event.pageId,
+          psid: event.psid,
+          at: event.at,
+          mid: event.mid,
+          direction: event.direction,
+          text: event.text,
+          from_customer: event.fromCustomer
+        }
+      : { kind: event.kind, key: deliveryKey(event), page_id: event.pageId, psid: event.psid, at: event.at })
+    // Every event leaves its key, messages included (they outlive the 20 messages a conversation keeps), so a
+    // delivery replayed within the keys' retention changes nothing; an event for a Page not connected is recorded
+    // as dropped under the same key, so its replays add nothing either.
+    const results = await db.query<{ mid: string, overfull: boolean }>(`
+      WITH incoming AS (
+        SELECT t.*, EXISTS (SELECT 1 FROM pages WHERE pages.id = t.page_id) AS connected
+        FROM jsonb_to_recordset($1::jsonb) AS t (kind text, key text, page_id text, psid text, at timestamptz,
+          mid text, direction text, text text, from_customer boolean)
+      ), recorded AS (
+        INSERT INTO messenger_events (key, kind, page_id, psid, at)
+        SELECT key, CASE WHEN connected THEN kind ELSE 'dropped' END, page_id, psid, at FROM incoming
+        ON CONFLICT (key) DO NOTHING RETURNING key
+      ), fresh AS (
+        INSERT INTO messages (mid, page_id, psid, direction, text, at)
+        SELECT mid, page_id, psid, direction, text, at FROM incoming
+        WHERE kind = 'message' AND connected AND key IN (SELECT key FROM recorded)
+        ON CONFLICT (mid) DO NOTHING RETURNING mid, page_id, psid
+      ), touched AS (
+        INSERT INTO conversations (page_id, psid, first_message_at, last_customer_message_at, message_count)
+        SELECT page_id, psid, min(incoming.at), max(incoming.at) FILTER (WHERE from_customer), count(*)
+        FROM fresh JOIN incoming USING (mid, page_id, psid) GROUP BY page_id, psid
+        ON CONFLICT (page_id, psid) DO UPDATE SET
+          first_message_at = LEAST(conversations.first_message_at, excluded.first_message_at),
+          last_customer_message_at = GREATEST(conversations.last_customer_message_at, excluded.last_customer_message_at),
+          message_count = conversations.message_count + excluded.message_count
+        RETURNING page_id, psid, message_count > ${KEPT_MESSAGES} AS overfull
+      ), processed AS (
+        DELETE FROM inbox WHERE id = ANY($2::bigint[])
+      )
+      SELECT mid, overfull FROM fresh JOIN touched USING (page_id, psid)`, [JSON.stringify(rows), inboxIds])
+    const inserted = new Set(results.map(row => row.mid))
+    const past = new Set(results.filter(row => row.overfull).map(row => row.mid))
+    const fresh = events.filter((event): event is MessageEvent => event.kind === 'message' && inserted.delete(event.mid))
+    const overfull = fresh.filter(message => past.has(message.mid))
+    if (overfull.length > 0) {
+      // Per conversation through its (page, psid, at) index: the cost follows the conversations touched, not the table.
+      await db.query(`WITH trimmed AS (
+          DELETE FROM messages WHERE mid IN (
+            SELECT older.mid FROM (SELECT DISTINCT page_id, psid FROM jsonb_to_recordset($1::jsonb) AS t (page_id text, psid text)) c
+            CROSS JOIN LATERAL (SELECT mid FROM messages m WHERE m.page_id = c.page_id AND m.psid = c.psid
+              ORDER BY m.at DESC, m.mid DESC OFFSET ${KEPT_MESSAGES}) older)
+          RETURNING page_id, psid
         )
-        SELECT mid, overfull FROM fresh JOIN touched USING (page_id, psid)`, [JSON.stringify(rows), items.map(item => item.id)])
-      const inserted = new Set(results.map(row => row.mid))
-      const past = new Set(results.filter(row => row.overfull).map(row => row.mid))
-      const fresh = events.filter((event): event is MessageEvent => event.kind === 'message' && inserted.delete(event.mid))
-      const overfull = fresh.filter(message => past.has(message.mid))
-      if (overfull.length > 0) {
-        // Per conversation through its (page, psid, at) index: the cost follows the conversations touched, not the table.
-        await db.query(`WITH trimmed AS (
-            DELETE FROM messages WHERE mid IN (
-              SELECT older.mid FROM (SELECT DISTINCT page_id, psid FROM jsonb_to_recordset($1::jsonb) AS t (page_id text, psid text)) c
-              CROSS JOIN LATERAL (SELECT mid FROM messages m WHERE m.page_id = c.page_id AND m.psid = c.psid
-                ORDER BY m.at DESC, m.mid DESC OFFSET ${KEPT_MESSAGES}) older)
-            RETURNING page_id, psid
-          )
-          UPDATE conversations c SET message_count = c.message_count - gone.n
-          FROM (SELECT page_id, psid, count(*)::integer AS n FROM trimmed GROUP BY page_id, psid) gone
-          WHERE c.page_id = gone.page_id AND c.psid = gone.psid`,
-        [JSON.stringify(overfull.map(m => ({ page_id: m.pageId, psid: m.psid })))])
-      }
-      return fresh
-    },
+        UPDATE conversations c SET message_count = c.message_count - gone.n
+        FROM (SELECT page_id, psid, count(*)::integer AS n FROM trimmed GROUP BY page_id, psid) gone
+        WHERE c.page_id = gone.page_id AND c.psid = gone.psid`,
+      [JSON.stringify(overfull.map(m => ({ page_id: m.pageId, psid: m.psid })))])
+    }
+    return fresh
+  }
+
+  return {
+    /** The events of several inbox items, which leave the inbox in the same statement. */
+    apply: (items: Array<{ id: string, events: ConversationEvent[] }>, now = Date.now()) =>
+      applyEvents(items.flatMap(item => item.events), items.map(item => item.id), now),
+
+    /** A message the service sent: it joins the conversation, and Meta's echo of it will be a redelivery. */
+    recordSent: (message: MessageEvent) => applyEvents([message], [], Date.now()).then(() => undefined),
 
     /** Newest customer interaction first; the cursor is the last row's (time, psid). */
     async conversations (pageId: string, limit: number, after?: { at: string | null, psid: string }): Promise<Conversation[]> {

@@ -8,6 +8,7 @@ import { type Db, openPglite, openPostgres, restrictToOwner } from './db.js'
 import { createDeliveryKeyStore, DELIVERY_KEY_DAYS } from './delivery-keys.js'
 import { createInboxStore } from './inbox.js'
 import { migrate } from './migrations.js'
+import { createOutboxStore } from './outbox.js'
 import { createPageStore } from './pages.js'
 import { reencryptTokens } from './reencrypt.js'
 import { createShopStore } from './shops.js'
@@ -17,6 +18,7 @@ export function createStore (db: Db, cipher: Cipher) {
     pages: createPageStore(db, cipher),
     conversations: createConversationStore(db, cipher),
     inbox: createInboxStore(db),
+    outbox: createOutboxStore(db),
     shops: createShopStore(db, cipher),
     catalog: createCatalogStore(db),
     deliveryKeys: createDeliveryKeyStore(db),

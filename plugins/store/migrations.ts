@@ -220,6 +220,37 @@ export const MIGRATIONS: ReadonlyArray<{ version: number, sql: string }> = [
     sql: `
       ALTER TABLE notification_tokens ADD COLUMN opted_in_at timestamptz;
     `
+  },
+  {
+    version: 14,
+    // Everything the service sends is stored before it is sent. A row is claimed (sending, leased) before its call;
+    // a row whose call got no answer is unknown and never sent again. dedupe_key makes "queue it" idempotent.
+    sql: `
+      CREATE TABLE outbox (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        dedupe_key text NOT NULL UNIQUE,
+        page_id text NOT NULL,
+        psid text NOT NULL,
+        source text NOT NULL CHECK (source IN ('bot', 'human', 'campaign')),
+        message jsonb NOT NULL,
+        messaging_type text,
+        tag text CHECK (tag IS NULL OR tag = 'HUMAN_AGENT'),
+        status text NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'sending', 'sent', 'failed', 'skipped', 'unknown')),
+        attempts integer NOT NULL DEFAULT 0,
+        error text,
+        message_id text,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        next_attempt_at timestamptz NOT NULL DEFAULT now(),
+        lease_until timestamptz,
+        sent_at timestamptz
+      );
+      CREATE INDEX outbox_due_idx ON outbox (next_attempt_at, id) WHERE status = 'queued';
+      CREATE INDEX outbox_conversation_idx ON outbox (page_id, psid, id) WHERE status IN ('queued', 'sending');
+      CREATE INDEX outbox_sending_idx ON outbox (lease_until) WHERE status = 'sending';
+      CREATE INDEX outbox_page_idx ON outbox (page_id, id);
+      ALTER TABLE conversations ADD COLUMN unreachable boolean NOT NULL DEFAULT false;
+      ALTER TABLE pages ADD COLUMN sends_paused_until timestamptz;
+    `
   }
 ]
 

@@ -37,7 +37,7 @@ export interface SavedConnection {
 /** What a Page's customers left with it: their conversations, messages, delivery keys and notification tokens. */
 async function eraseCustomerData (tx: Queryable, pageIds: string[]): Promise<void> {
   if (pageIds.length === 0) return
-  for (const table of ['messages', 'conversations', 'messenger_events', 'notification_tokens']) {
+  for (const table of ['messages', 'conversations', 'messenger_events', 'notification_tokens', 'outbox']) {
     await tx.query(`DELETE FROM ${table} WHERE page_id = ANY($1::text[])`, [pageIds])
   }
 }
@@ -74,6 +74,13 @@ export function createPageStore (db: Db, cipher: Cipher) {
       const [row] = await db.query<{ token_ciphertext: string, token_key_id: string }>(
         'SELECT token_ciphertext, token_key_id FROM pages WHERE workspace_id = $1 AND id = $2 AND token_ciphertext IS NOT NULL',
         [workspace, pageId])
+      return row === undefined ? undefined : cipher.open({ ciphertext: row.token_ciphertext, keyId: row.token_key_id }, pageAad(pageId))
+    },
+
+    /** The Page's token wherever it is connected (the outbox sends for any workspace); undefined without one. */
+    async tokenOf (pageId: string): Promise<string | undefined> {
+      const [row] = await db.query<{ token_ciphertext: string, token_key_id: string }>(
+        'SELECT token_ciphertext, token_key_id FROM pages WHERE id = $1 AND token_ciphertext IS NOT NULL', [pageId])
       return row === undefined ? undefined : cipher.open({ ciphertext: row.token_ciphertext, keyId: row.token_key_id }, pageAad(pageId))
     },
 

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto'
 import { Type } from '@sinclair/typebox'
 import t from 'tap'
-import { createGraphClient, GraphError, GraphTimeoutError, GraphUnavailableError } from '../../../plugins/facebook/graph.js'
+import { createGraphClient, GraphBadAnswerError, GraphError, GraphTimeoutError, GraphUnavailableError } from '../../../plugins/facebook/graph.js'
 import { APP_SECRET, GRAPH, mockGraph } from '../../helper.js'
 
 const Me = Type.Object({ id: Type.String(), name: Type.String() })
@@ -39,7 +39,7 @@ t.test("Graph's error object becomes a typed GraphError", async t => {
   t.match(error, { status: 400, code: 190, subcode: 463, type: 'OAuthException', fbtraceId: 'AbC' })
 })
 
-t.test('upstream faults become GraphUnavailableError', async t => {
+t.test('answers that cannot be used become GraphBadAnswerError, a GraphUnavailableError that says Graph did answer', async t => {
   const cases: Array<[string, number, string | object]> = [
     ['a 5xx without an error object', 503, 'Service Unavailable'],
     ['a body that is not JSON', 200, '<html>'],
@@ -49,7 +49,9 @@ t.test('upstream faults become GraphUnavailableError', async t => {
   for (const [name, status, body] of cases) {
     const { graph, pool } = client(t)
     pool.intercept({ path: /^\/v26\.0\/me/ }).reply(status, typeof body === 'string' ? body : JSON.stringify(body))
-    await t.rejects(graph.get('/me', { token: 't', schema: Me }), GraphUnavailableError, name)
+    const error = await graph.get('/me', { token: 't', schema: Me }).catch(err => err)
+    t.type(error, GraphBadAnswerError, name)
+    t.type(error, GraphUnavailableError, name)
   }
 })
 

@@ -1,0 +1,53 @@
+import fp from 'fastify-plugin'
+import { createSendApi } from '../facebook/send-api.js'
+import type { OutboxInput, OutboxStatus } from '../store/outbox.js'
+import { startSender } from './sender.js'
+
+export interface Outbox {
+  /** Stores a message to send (once per dedupe key) and wakes the sender. */
+  enqueue (input: OutboxInput): Promise<{ id: string, status: OutboxStatus, created: boolean }>
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    outbox: Outbox
+  }
+}
+
+/** What a sent message looks like in its conversation: its text, or what it carried. */
+function describeSent (message: Record<string, unknown>): string {
+  if (typeof message.text === 'string') return message.text
+  const attachment = message.attachment as { payload?: { template_type?: unknown } } | undefined
+  return typeof attachment?.payload?.template_type === 'string' ? `[${attachment.payload.template_type} template]` : '[message]'
+}
+
+/** The outbox and its sender (Messenger on): every message the service sends goes through here. */
+export default fp(async (fastify) => {
+  const { config, store, graph } = fastify
+  const sender = startSender({
+    outbox: store.outbox,
+    send: createSendApi(graph, pageId => store.pages.tokenOf(pageId)),
+    recordSent: (row, messageId, at) => store.conversations.recordSent({
+      kind: 'message',
+      pageId: row.pageId,
+      psid: row.psid,
+      mid: messageId,
+      direction: 'out',
+      text: describeSent(row.message),
+      at,
+      fromCustomer: false
+    }),
+    markNeedsReconnect: pageId => store.pages.markNeedsReconnect(pageId),
+    log: fastify.log,
+    ratePerPage: config.SEND_RATE_PER_PAGE,
+    humanAgent: config.MESSENGER_HUMAN_AGENT
+  })
+  fastify.decorate('outbox', {
+    async enqueue (input) {
+      const queued = await store.outbox.enqueue(input)
+      sender.wake()
+      return queued
+    }
+  } satisfies Outbox)
+  fastify.addHook('onClose', async () => { await sender.stop() })
+}, { name: 'outbox', dependencies: ['config', 'store', 'graph'], fastify: '5.x' })

@@ -1,0 +1,119 @@
+import type { FastifyBaseLogger } from 'fastify'
+import type { SendApi } from '../facebook/send-api.js'
+import type { ClaimedMessage, OutboxStore } from '../store/outbox.js'
+import { deliveryFor } from './policy.js'
+
+export interface SenderOptions {
+  outbox: OutboxStore
+  send: SendApi
+  /** joins a sent message to its conversation */
+  recordSent: (message: ClaimedMessage, messageId: string, at: Date) => Promise<void>
+  markNeedsReconnect: (pageId: string) => Promise<void>
+  log: FastifyBaseLogger
+  /** messages per second per Page */
+  ratePerPage: number
+  humanAgent: boolean
+  batch?: number
+  idleMs?: number
+  leaseSeconds?: number
+  now?: () => number
+}
+
+/**
+ * Sends what the outbox holds. Each row was claimed (sending, leased, committed) before its call, the policy is
+ * decided again right before it, and Meta's answer decides the row: sent, retried, failed, or unknown when there was
+ * no answer. Pages are sent for side by side, each at most `ratePerPage` messages a second.
+ */
+export function startSender (options: SenderOptions) {
+  const { outbox, send, log, humanAgent, batch = 50, idleMs = 500, leaseSeconds = 60, now = Date.now } = options
+  const spacingMs = 1000 / options.ratePerPage
+  const nextSlot = new Map<string, number>()
+  let running = true
+  let timer: NodeJS.Timeout | undefined
+  let pass: Promise<number> | undefined
+  let woken = false
+
+  async function waitForSlot (pageId: string): Promise<void> {
+    const at = Math.max(now(), nextSlot.get(pageId) ?? 0)
+    nextSlot.set(pageId, at + spacingMs)
+    const wait = at - now()
+    if (wait > 0) await new Promise(resolve => setTimeout(resolve, wait))
+  }
+
+  async function deliver (row: ClaimedMessage): Promise<void> {
+    if (row.unreachable) return outbox.finish(row.id, 'skipped', 'unreachable')
+    const decided = deliveryFor(row.source, row.lastCustomerMessageAt, now(), humanAgent)
+    if ('skip' in decided) return outbox.finish(row.id, 'skipped', decided.skip)
+    await waitForSlot(row.pageId)
+    const result = await send({ pageId: row.pageId, psid: row.psid, message: row.message, ...decided })
+    switch (result.kind) {
+      case 'sent':
+        await outbox.sent(row.id, result.messageId, decided.messagingType, 'tag' in decided ? decided.tag : null)
+        await options.recordSent(row, result.messageId, new Date(now()))
+        return
+      case 'retry':
+        await outbox.retry(row.id, row.attempts, 'meta_retryable')
+        return
+      case 'failed':
+        return outbox.finish(row.id, 'failed', result.reason)
+      case 'unreachable':
+        await outbox.markUnreachable(row.pageId, row.psid)
+        return outbox.finish(row.id, 'failed', result.reason)
+      case 'reconnect':
+        await options.markNeedsReconnect(row.pageId)
+        return outbox.putBack(row.id, 0)
+      case 'pause':
+        await outbox.pausePage(row.pageId, result.seconds)
+        return outbox.putBack(row.id, result.seconds)
+      case 'unknown':
+        log.warn({ outboxId: row.id, pageId: row.pageId }, 'send got no answer: marked unknown, never sent again')
+        return outbox.finish(row.id, 'unknown', result.reason)
+    }
+  }
+
+  async function drain (): Promise<number> {
+    await outbox.expireLeases()
+    const rows = await outbox.claim(batch, leaseSeconds)
+    const byPage = new Map<string, ClaimedMessage[]>()
+    for (const row of rows) byPage.set(row.pageId, [...byPage.get(row.pageId) ?? [], row])
+    await Promise.all([...byPage.values()].map(async pageRows => {
+      for (const row of pageRows) {
+        await deliver(row).catch(err => log.warn({ err, outboxId: row.id }, 'outbox row not settled: its lease will make it unknown'))
+      }
+    }))
+    return rows.length
+  }
+
+  function schedule (delay: number) {
+    if (!running) return
+    clearTimeout(timer)
+    timer = setTimeout(run, delay)
+    timer.unref()
+  }
+
+  function run () {
+    if (pass !== undefined) return
+    pass = drain().catch(err => { log.warn({ err }, 'outbox pass failed'); return 0 })
+    pass.then(claimed => {
+      pass = undefined
+      schedule(claimed === batch || woken ? 0 : idleMs)
+      woken = false
+    }, () => {})
+  }
+
+  pass = outbox.endDeadLeases().then(() => 0, err => { log.warn({ err }, 'outbox leases not ended'); return 0 })
+  pass.then(() => { pass = undefined; schedule(0) }, () => {})
+
+  return {
+    /** Something was queued: send it now rather than at the next idle tick. */
+    wake () {
+      if (pass === undefined) schedule(0)
+      else woken = true
+    },
+    async stop () {
+      running = false
+      clearTimeout(timer)
+      await pass
+    }
+  }
+}

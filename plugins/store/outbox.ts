@@ -1,0 +1,197 @@
+import type { Db } from './db.js'
+
+export type OutboxSource = 'bot' | 'human' | 'campaign'
+export type OutboxStatus = 'queued' | 'sending' | 'sent' | 'failed' | 'skipped' | 'unknown'
+
+export interface OutboxInput {
+  /** makes queueing idempotent: the same key is the same message (a reply is keyed by the message it answers) */
+  dedupeKey: string
+  pageId: string
+  psid: string
+  source: OutboxSource
+  /** the Send API's `message` object */
+  message: Record<string, unknown>
+}
+
+/** A row claimed for sending, with what the policy needs to decide again right before the call. */
+export interface ClaimedMessage {
+  id: string
+  pageId: string
+  psid: string
+  source: OutboxSource
+  message: Record<string, unknown>
+  attempts: number
+  lastCustomerMessageAt: Date | null
+  unreachable: boolean
+}
+
+export interface OutboxItem {
+  id: string
+  pageId: string
+  psid: string
+  source: OutboxSource
+  status: OutboxStatus
+  error: string | null
+  createdAt: string
+  sentAt: string | null
+  messageId: string | null
+}
+
+export interface ConversationState { lastCustomerMessageAt: Date | null, unreachable: boolean }
+
+const MAX_ATTEMPTS = 5
+const iso = (value: Date | string | null) => value === null ? null : new Date(value).toISOString()
+
+/**
+ * The outbox: every message the service sends is a row before it is a Graph call. A row goes queued -> sending
+ * (claimed with a lease, committed before the call) -> sent / queued again (retry) / failed / skipped; a sending row
+ * whose lease ran out got no answer we know of and becomes unknown: it is never sent again automatically.
+ */
+export function createOutboxStore (db: Db) {
+  return {
+    /** Queues a message once per key; a key seen before returns the row it made. */
+    async enqueue (input: OutboxInput): Promise<{ id: string, status: OutboxStatus, created: boolean }> {
+      const [created] = await db.query<{ id: string, status: OutboxStatus }>(`
+        INSERT INTO outbox (dedupe_key, page_id, psid, source, message) VALUES ($1, $2, $3, $4, $5)
+        ON CONFLICT (dedupe_key) DO NOTHING RETURNING id::text AS id, status`,
+      [input.dedupeKey, input.pageId, input.psid, input.source, JSON.stringify(input.message)])
+      if (created !== undefined) return { ...created, created: true }
+      const [existing] = await db.query<{ id: string, status: OutboxStatus }>(
+        'SELECT id::text AS id, status FROM outbox WHERE dedupe_key = $1', [input.dedupeKey])
+      return { ...existing!, created: false }
+    },
+
+    /**
+     * Leases due rows, at most one per conversation and only its oldest unfinished one (so a customer gets messages
+     * in the order they were queued), from Pages that are connected and not paused. SKIP LOCKED lets replicas share
+     * the outbox without claiming a row twice.
+     */
+    async claim (limit: number, leaseSeconds: number): Promise<ClaimedMessage[]> {
+      const rows = await db.query<{
+        id: string,
+        page_id: string,
+        psid: string,
+        source: OutboxSource,
+        message: Record<string, unknown>,
+        attempts: number,
+        last_customer_message_at: Date | null,
+        unreachable: boolean | null
+      }>(`
+        WITH claimed AS (
+          UPDATE outbox SET status = 'sending', attempts = attempts + 1, lease_until = now() + make_interval(secs => $2)
+          WHERE id IN (
+            SELECT o.id FROM outbox o JOIN pages p ON p.id = o.page_id
+            WHERE o.status = 'queued' AND o.next_attempt_at <= now() AND p.status = 'connected'
+              AND (p.sends_paused_until IS NULL OR p.sends_paused_until <= now())
+              AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.page_id = o.page_id AND e.psid = o.psid AND e.id < o.id
+                AND e.status IN ('queued', 'sending'))
+            ORDER BY o.next_attempt_at, o.id LIMIT $1 FOR UPDATE OF o SKIP LOCKED
+          )
+          RETURNING id, page_id, psid, source, message, attempts
+        )
+        SELECT claimed.id::text AS id, claimed.page_id, claimed.psid, claimed.source, claimed.message, claimed.attempts,
+          c.last_customer_message_at, c.unreachable
+        FROM claimed LEFT JOIN conversations c ON c.page_id = claimed.page_id AND c.psid = claimed.psid
+        ORDER BY claimed.id`, [limit, leaseSeconds])
+      return rows.map(row => ({
+        id: row.id,
+        pageId: row.page_id,
+        psid: row.psid,
+        source: row.source,
+        message: row.message,
+        attempts: row.attempts,
+        lastCustomerMessageAt: row.last_customer_message_at === null ? null : new Date(row.last_customer_message_at),
+        unreachable: row.unreachable === true
+      }))
+    },
+
+    /** Rows whose sender stopped answering (its lease ran out): their call may have reached Meta, so never again. */
+    async expireLeases (): Promise<number> {
+      const rows = await db.query(`UPDATE outbox SET status = 'unknown', error = 'no_answer', lease_until = NULL
+        WHERE status = 'sending' AND lease_until < now() RETURNING id`)
+      return rows.length
+    },
+
+    /** At start on the embedded store: no other process shares it, so every sending row is a dead run's. */
+    async endDeadLeases (): Promise<void> {
+      if (!db.exclusive) return
+      await db.query("UPDATE outbox SET status = 'unknown', error = 'no_answer', lease_until = NULL WHERE status = 'sending'")
+    },
+
+    async sent (id: string, messageId: string, messagingType: string, tag: string | null): Promise<void> {
+      await db.query(`UPDATE outbox SET status = 'sent', message_id = $2, messaging_type = $3, tag = $4, sent_at = now(),
+        lease_until = NULL, error = NULL WHERE id = $1::bigint`, [id, messageId, messagingType, tag])
+    },
+
+    /** Backs off exponentially; after the last attempt the row fails. Returns what became of it. */
+    async retry (id: string, attempts: number, error: string): Promise<'queued' | 'failed'> {
+      const failed = attempts >= MAX_ATTEMPTS
+      await db.query(`UPDATE outbox SET status = CASE WHEN $3 THEN 'failed' ELSE 'queued' END, error = $2, lease_until = NULL,
+        next_attempt_at = now() + make_interval(secs => $4) WHERE id = $1::bigint`, [id, error.slice(0, 200), failed, 2 ** attempts])
+      return failed ? 'failed' : 'queued'
+    },
+
+    /** Gives a claimed row back untouched (its Page was paused before the call): due again after `seconds`. */
+    async putBack (id: string, seconds: number): Promise<void> {
+      await db.query(`UPDATE outbox SET status = 'queued', attempts = attempts - 1, lease_until = NULL,
+        next_attempt_at = now() + make_interval(secs => $2) WHERE id = $1::bigint`, [id, seconds])
+    },
+
+    async finish (id: string, status: 'failed' | 'skipped' | 'unknown', error: string): Promise<void> {
+      await db.query('UPDATE outbox SET status = $2, error = $3, lease_until = NULL WHERE id = $1::bigint',
+        [id, status, error.slice(0, 200)])
+    },
+
+    /** Meta said the person cannot be reached: the conversation gets nothing more. */
+    async markUnreachable (pageId: string, psid: string): Promise<void> {
+      await db.query('UPDATE conversations SET unreachable = true WHERE page_id = $1 AND psid = $2', [pageId, psid])
+    },
+
+    async pausePage (pageId: string, seconds: number): Promise<void> {
+      await db.query('UPDATE pages SET sends_paused_until = now() + make_interval(secs => $2) WHERE id = $1', [pageId, seconds])
+    },
+
+    /** The workspace's outbox, newest first; the cursor is the last row's id. */
+    async list (workspace: string, options: { status?: OutboxStatus, limit: number, before?: string }): Promise<OutboxItem[]> {
+      const rows = await db.query<{
+        id: string,
+        page_id: string,
+        psid: string,
+        source: OutboxSource,
+        status: OutboxStatus,
+        error: string | null,
+        created_at: Date,
+        sent_at: Date | null,
+        message_id: string | null
+      }>(`
+        SELECT o.id::text AS id, o.page_id, o.psid, o.source, o.status, o.error, o.created_at, o.sent_at, o.message_id
+        FROM outbox o JOIN pages p ON p.id = o.page_id
+        WHERE p.workspace_id = $1 AND ($2::text IS NULL OR o.status = $2) AND ($3::bigint IS NULL OR o.id < $3::bigint)
+        ORDER BY o.id DESC LIMIT $4`, [workspace, options.status ?? null, options.before ?? null, options.limit])
+      return rows.map(row => ({
+        id: row.id,
+        pageId: row.page_id,
+        psid: row.psid,
+        source: row.source,
+        status: row.status,
+        error: row.error,
+        createdAt: iso(row.created_at)!,
+        sentAt: iso(row.sent_at),
+        messageId: row.message_id
+      }))
+    },
+
+    /** What a person's reply needs to know of the conversation; undefined when there is none. */
+    async conversation (pageId: string, psid: string): Promise<ConversationState | undefined> {
+      const [row] = await db.query<{ last_customer_message_at: Date | null, unreachable: boolean }>(
+        'SELECT last_customer_message_at, unreachable FROM conversations WHERE page_id = $1 AND psid = $2', [pageId, psid])
+      if (row === undefined) return undefined
+      return {
+        lastCustomerMessageAt: row.last_customer_message_at === null ? null : new Date(row.last_customer_message_at),
+        unreachable: row.unreachable
+      }
+    }
+  }
+}
+
+export type OutboxStore = ReturnType<typeof createOutboxStore>
