@@ -5,7 +5,7 @@ import neostandard from 'neostandard'
  * Imports run one way: src -> route plugins -> decorator plugins -> domain modules -> store -> core. Each folder of
  * plugins/ lists the folders it may not import; the store knows no provider and providers do not know each other.
  */
-const FOLDERS = ['core', 'tokens', 'store', 'inbox', 'facebook', 'messenger', 'shopify', 'outbox', 'connect', 'admin']
+const FOLDERS = ['core', 'tokens', 'store', 'inbox', 'facebook', 'messenger', 'shopify', 'outbox', 'bot', 'connect', 'admin']
 const MAY_IMPORT = {
   core: [],
   store: ['core'],
@@ -16,6 +16,7 @@ const MAY_IMPORT = {
   shopify: ['core', 'store', 'tokens', 'inbox'],
   // The sales loop sits on the providers: the outbox sends through Facebook's Send API.
   outbox: ['core', 'store', 'tokens', 'facebook'],
+  bot: ['core', 'store', 'tokens', 'facebook', 'outbox'],
   connect: ['core', 'store', 'tokens'],
   admin: ['core', 'store', 'tokens', 'facebook', 'shopify', 'outbox']
 }

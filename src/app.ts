@@ -8,6 +8,7 @@ import type { DestinationStream } from 'pino'
 import proxyAddr from 'proxy-addr'
 import type { Dispatcher } from 'undici'
 import admin from '../plugins/admin/index.js'
+import bot from '../plugins/bot/index.js'
 import connect from '../plugins/connect/index.js'
 import configPlugin, { type Config, csvList } from '../plugins/core/config.js'
 import drain from '../plugins/core/drain.js'
@@ -60,7 +61,10 @@ export const app = fp(async (fastify: FastifyInstance, { config, ...deps }: AppD
   await fastify.register(graph, deps.dispatcher === undefined ? {} : { dispatcher: deps.dispatcher })
   await fastify.register(store, deps.db === undefined ? {} : { db: deps.db })
   await fastify.register(messengerEvents)
-  if (config.features.messenger) await fastify.register(outbox)
+  if (config.features.messenger) {
+    await fastify.register(outbox)
+    await fastify.register(bot)
+  }
   if (config.features.shopify) {
     await fastify.register(shopify, deps.shopifyDispatcher === undefined ? {} : { dispatcher: deps.shopifyDispatcher })
   }

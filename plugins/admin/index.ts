@@ -5,6 +5,7 @@ import { FacebookFailedError } from '../facebook/errors.js'
 import { subscribePages, unsubscribePage } from '../facebook/page-subscriptions.js'
 import { connectPageUrl } from '../tokens/connect-link.js'
 import { WORKSPACE_PATTERN } from '../tokens/state-token.js'
+import adminBot from './bot.js'
 import adminOutbox from './outbox.js'
 import adminShops from './shops.js'
 
@@ -34,6 +35,9 @@ const ConversationPage = Type.Object({
     firstMessageAt: Type.Union([Type.String(), Type.Null()]),
     lastCustomerMessageAt: Type.Union([Type.String(), Type.Null()]),
     windowOpen: Type.Boolean(),
+    withHuman: Type.Boolean(),
+    unreachable: Type.Boolean(),
+    optedOut: Type.Boolean(),
     messages: Type.Array(Type.Object({ mid: Type.String(), direction: Type.String(), text: Type.String(), at: Type.String() }))
   })),
   nextCursor: Type.Union([Type.String(), Type.Null()])
@@ -132,7 +136,10 @@ const admin: FastifyPluginAsyncTypebox = async (fastify) => {
     return reply.code(204).send()
   })
   if (config.features.shopify) await fastify.register(adminShops)
-  if (config.features.messenger) await fastify.register(adminOutbox)
+  if (config.features.messenger) {
+    await fastify.register(adminOutbox)
+    await fastify.register(adminBot)
+  }
 }
 
 export default admin

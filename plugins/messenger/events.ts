@@ -26,6 +26,8 @@ interface Messaging {
 
 const str = (value: unknown) => typeof value === 'string' && value !== '' ? value : undefined
 const MAX_TEXT = 2000
+// Meta caps payloads at 1,000 characters; a longer one is not Meta's.
+const withPayload = (payload: string | undefined) => payload === undefined ? {} : { payload: payload.slice(0, 1000) }
 
 /**
  * At most `max` UTF-16 units without cutting a surrogate pair, as plain text (no lone surrogate, no NUL): PostgreSQL
@@ -64,11 +66,14 @@ export function messengerEvents (delivery: unknown): MessengerEvent[] {
         if (psid === undefined) continue
         const mid = str(item.message.mid)!
         const text = describe(item.message)
-        events.push({ kind: 'message', pageId, psid, mid, direction: echo ? 'out' : 'in', text, at, fromCustomer: !echo })
+        const payload = echo ? undefined : str(item.message.quick_reply?.payload)
+        const direction = echo ? 'out' : 'in'
+        events.push({ kind: 'message', pageId, psid, mid, direction, text, at, fromCustomer: !echo, ...withPayload(payload) })
       } else if (item.postback !== undefined && sender !== undefined) {
         const mid = str(item.postback.mid) ?? `postback:${pageId}:${sender}:${at.getTime()}`
         const text = storableText(`[postback] ${str(item.postback.title) ?? str(item.postback.payload) ?? ''}`.trim())
-        events.push({ kind: 'message', pageId, psid: sender, mid, direction: 'in', text, at, fromCustomer: true })
+        const payload = str(item.postback.payload)
+        events.push({ kind: 'message', pageId, psid: sender, mid, direction: 'in', text, at, fromCustomer: true, ...withPayload(payload) })
       } else if (item.read !== undefined && sender !== undefined) {
         events.push({ kind: 'read', pageId, psid: sender, key: `read:${pageId}:${sender}:${String(item.read.watermark)}`, at })
       } else if (item.optin !== undefined && sender !== undefined) {

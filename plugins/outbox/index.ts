@@ -1,11 +1,14 @@
+import { EventEmitter } from 'node:events'
 import fp from 'fastify-plugin'
 import { createSendApi } from '../facebook/send-api.js'
-import type { OutboxInput, OutboxStatus } from '../store/outbox.js'
+import type { ClaimedMessage, OutboxInput, OutboxStatus } from '../store/outbox.js'
 import { startSender } from './sender.js'
 
 export interface Outbox {
   /** Stores a message to send (once per dedupe key) and wakes the sender. */
   enqueue (input: OutboxInput): Promise<{ id: string, status: OutboxStatus, created: boolean }>
+  /** Announces each row this process sent, by its id (what must follow a message, a handover say, listens here). */
+  sent: EventEmitter<{ sent: [id: string] }>
 }
 
 declare module 'fastify' {
@@ -24,10 +27,18 @@ function describeSent (message: Record<string, unknown>): string {
 /** The outbox and its sender (Messenger on): every message the service sends goes through here. */
 export default fp(async (fastify) => {
   const { config, store, graph } = fastify
+  const sent = new EventEmitter<{ sent: [id: string] }>()
   const sender = startSender({
     outbox: store.outbox,
     send: createSendApi(graph, pageId => store.pages.tokenOf(pageId)),
-    recordSent: (row, messageId, at) => store.conversations.recordSent({
+    recordSent: (row, messageId, at) => { sent.emit('sent', row.id); return recordSentMessage(row, messageId, at) },
+    markNeedsReconnect: pageId => store.pages.markNeedsReconnect(pageId),
+    log: fastify.log,
+    ratePerPage: config.SEND_RATE_PER_PAGE,
+    humanAgent: config.MESSENGER_HUMAN_AGENT
+  })
+  function recordSentMessage (row: ClaimedMessage, messageId: string, at: Date) {
+    return store.conversations.recordSent({
       kind: 'message',
       pageId: row.pageId,
       psid: row.psid,
@@ -36,13 +47,10 @@ export default fp(async (fastify) => {
       text: describeSent(row.message),
       at,
       fromCustomer: false
-    }),
-    markNeedsReconnect: pageId => store.pages.markNeedsReconnect(pageId),
-    log: fastify.log,
-    ratePerPage: config.SEND_RATE_PER_PAGE,
-    humanAgent: config.MESSENGER_HUMAN_AGENT
-  })
+    })
+  }
   fastify.decorate('outbox', {
+    sent,
     async enqueue (input) {
       const queued = await store.outbox.enqueue(input)
       sender.wake()

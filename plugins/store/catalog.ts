@@ -25,6 +25,48 @@ const COLUMNS = ['title', 'handle', 'description', 'product_type', 'vendor', 'ta
   'currency', 'variants', 'lowest_available_price', 'updated_at']
 
 /** A shop's catalog: upserts that never let an older version win, removal of what a full sync did not see, search. */
+export interface MatchedProduct {
+  id: string
+  title: string
+  handle: string
+  description: string
+  vendor: string
+  productType: string
+  url: string | null
+  imageUrl: string | null
+  price: { min: string, max: string, currency: string }
+  variants: Variant[]
+}
+
+interface MatchedRow {
+  id: string,
+  title: string,
+  handle: string,
+  description: string,
+  vendor: string,
+  product_type: string,
+  tags: string,
+  url: string | null,
+  image_url: string | null,
+  min_price: string,
+  max_price: string,
+  currency: string,
+  variants: Variant[]
+}
+
+const matched = (row: MatchedRow): MatchedProduct => ({
+  id: row.id,
+  title: row.title,
+  handle: row.handle,
+  description: row.description,
+  vendor: row.vendor,
+  productType: row.product_type,
+  url: row.url,
+  imageUrl: row.image_url,
+  price: { min: row.min_price, max: row.max_price, currency: row.currency },
+  variants: row.variants
+})
+
 export function createCatalogStore (db: Db) {
   return {
     /**
@@ -114,6 +156,50 @@ export function createCatalogStore (db: Db) {
         price: { min: row.min_price, max: row.max_price, currency: row.currency },
         variants: row.variants
       }))
+    },
+
+    /**
+     * Products matching **any** of `words` (each stemmed, so "shoes" finds "Shoe"), ranked by how many they match and
+     * where (the title weighs most), among products with an available variant within the bounds. Without words: the
+     * newest available products.
+     */
+    async match (shop: string, words: string[], options: { min?: number, max?: number, limit: number }): Promise<MatchedProduct[]> {
+      const anyWord = words.map(word => word.replace(/[^\p{L}\p{N}]/gu, '')).filter(word => word !== '').join(' | ')
+      const rows = await db.query<MatchedRow>(`
+        WITH q AS (SELECT CASE WHEN $2 = '' THEN NULL ELSE to_tsquery('english', $2) END AS query)
+        SELECT id, title, handle, description, vendor, product_type, tags, url, image_url, min_price::text, max_price::text,
+          currency, variants
+        FROM products, q
+        WHERE shop = $1 AND lowest_available_price IS NOT NULL
+          AND EXISTS (SELECT 1 FROM jsonb_array_elements(variants) v WHERE (v->>'available')::boolean
+            AND ($3::numeric IS NULL OR (v->>'price')::numeric >= $3) AND ($4::numeric IS NULL OR (v->>'price')::numeric <= $4))
+          AND (q.query IS NULL OR search @@ q.query)
+        ORDER BY CASE WHEN q.query IS NULL THEN 0 ELSE ts_rank(search, q.query) END DESC, updated_at DESC, id
+        LIMIT $5`, [shop, anyWord, options.min ?? null, options.max ?? null, options.limit])
+      return rows.map(matched)
+    },
+
+    /** Products like `productId`: the same type, vendor or a shared tag; never itself. */
+    async similar (shop: string, productId: string, limit: number): Promise<MatchedProduct[]> {
+      const rows = await db.query<MatchedRow>(`
+        SELECT p.id, p.title, p.handle, p.description, p.vendor, p.product_type, p.tags, p.url, p.image_url, p.min_price::text,
+          p.max_price::text, p.currency, p.variants
+        FROM products p JOIN products o ON o.shop = p.shop AND o.id = $2
+        WHERE p.shop = $1 AND p.id <> $2 AND p.lowest_available_price IS NOT NULL
+          AND ((p.product_type <> '' AND p.product_type = o.product_type) OR (p.vendor <> '' AND p.vendor = o.vendor)
+            OR EXISTS (SELECT 1 FROM unnest(string_to_array(p.tags, ',')) t JOIN unnest(string_to_array(o.tags, ',')) u
+              ON trim(t) <> '' AND trim(t) = trim(u)))
+        ORDER BY (p.product_type = o.product_type)::int + (p.vendor = o.vendor)::int DESC, p.updated_at DESC, p.id
+        LIMIT $3`, [shop, productId, limit])
+      return rows.map(matched)
+    },
+
+    /** The shop's product types by how many products have them, for the greeting's quick replies. */
+    async topTypes (shop: string, limit: number): Promise<string[]> {
+      const rows = await db.query<{ product_type: string }>(`SELECT product_type FROM products
+        WHERE shop = $1 AND product_type <> '' AND lowest_available_price IS NOT NULL
+        GROUP BY product_type ORDER BY count(*) DESC, product_type LIMIT $2`, [shop, limit])
+      return rows.map(row => row.product_type)
     },
 
     async setSync (shop: string, result: SyncResult, error: string | null = null): Promise<void> {

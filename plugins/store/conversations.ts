@@ -4,7 +4,18 @@ import { DELIVERY_KEY_DAYS } from './delivery-keys.js'
 
 /** What a delivery brings to a conversation; a provider's parser produces these. */
 export type ConversationEvent =
-  | { kind: 'message', pageId: string, psid: string, mid: string, direction: 'in' | 'out', text: string, at: Date, fromCustomer: boolean }
+  | {
+    kind: 'message',
+    pageId: string,
+    psid: string,
+    mid: string,
+    direction: 'in' | 'out',
+    text: string,
+    at: Date,
+    fromCustomer: boolean,
+    /** a quick reply's or a postback's payload: what the bot acts on; not stored */
+    payload?: string
+  }
   | { kind: 'read', pageId: string, psid: string, key: string, at: Date }
   | { kind: 'optin', pageId: string, psid: string, key: string, at: Date, notificationToken?: NotificationToken }
 
@@ -20,6 +31,9 @@ export interface Conversation {
   firstMessageAt: string | null
   lastCustomerMessageAt: string | null
   windowOpen: boolean
+  withHuman: boolean
+  unreachable: boolean
+  optedOut: boolean
   messages: Array<{ mid: string, direction: 'in' | 'out', text: string, at: string }>
 }
 
@@ -136,8 +150,15 @@ export function createConversationStore (db: Db, cipher: Cipher) {
 
     /** Newest customer interaction first; the cursor is the last row's (time, psid). */
     async conversations (pageId: string, limit: number, after?: { at: string | null, psid: string }): Promise<Conversation[]> {
-      const rows = await db.query<{ psid: string, first_message_at: Date | null, last_customer_message_at: Date | null }>(`
-        SELECT psid, first_message_at, last_customer_message_at FROM conversations
+      const rows = await db.query<{
+        psid: string,
+        first_message_at: Date | null,
+        last_customer_message_at: Date | null,
+        with_human: boolean,
+        unreachable: boolean,
+        opted_out: boolean
+      }>(`
+        SELECT psid, first_message_at, last_customer_message_at, with_human, unreachable, opted_out FROM conversations
         WHERE page_id = $1 AND ($2::timestamptz IS NULL AND $3::text IS NULL
           OR (coalesce(last_customer_message_at, '-infinity'), psid) < (coalesce($2::timestamptz, '-infinity'), $3::text))
         ORDER BY coalesce(last_customer_message_at, '-infinity') DESC, psid DESC LIMIT $4`,
@@ -152,6 +173,9 @@ export function createConversationStore (db: Db, cipher: Cipher) {
         firstMessageAt: iso(row.first_message_at),
         lastCustomerMessageAt: iso(row.last_customer_message_at),
         windowOpen: row.last_customer_message_at !== null && Date.now() - new Date(row.last_customer_message_at).getTime() < WINDOW_MS,
+        withHuman: row.with_human,
+        unreachable: row.unreachable,
+        optedOut: row.opted_out,
         messages: messages.filter(m => m.psid === row.psid).map(m => ({ mid: m.mid, direction: m.direction, text: m.text, at: iso(m.at)! }))
       }))
     }

@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import fp from 'fastify-plugin'
 import { parseEncryptionKeys } from '../core/encryption-keys.js'
+import { createBotStore } from './bot.js'
 import { createCatalogStore } from './catalog.js'
 import { type Cipher, createCipher } from './cipher.js'
 import { createConversationStore } from './conversations.js'
@@ -17,6 +18,7 @@ export function createStore (db: Db, cipher: Cipher) {
   return {
     pages: createPageStore(db, cipher),
     conversations: createConversationStore(db, cipher),
+    bot: createBotStore(db),
     inbox: createInboxStore(db),
     outbox: createOutboxStore(db),
     shops: createShopStore(db, cipher),

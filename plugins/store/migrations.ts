@@ -251,6 +251,19 @@ export const MIGRATIONS: ReadonlyArray<{ version: number, sql: string }> = [
       ALTER TABLE conversations ADD COLUMN unreachable boolean NOT NULL DEFAULT false;
       ALTER TABLE pages ADD COLUMN sends_paused_until timestamptz;
     `
+  },
+  {
+    version: 15,
+    // The bot: per workspace settings, and per conversation whether a person has it, whether the customer opted out of
+    // promotions, and whether the bot has said it is one since the conversation began or was handed back.
+    sql: `
+      ALTER TABLE workspaces ADD COLUMN bot_enabled boolean NOT NULL DEFAULT true;
+      ALTER TABLE workspaces ADD COLUMN bot_greeting text;
+      ALTER TABLE workspaces ADD COLUMN bot_max_products integer NOT NULL DEFAULT 5;
+      ALTER TABLE conversations ADD COLUMN with_human boolean NOT NULL DEFAULT false;
+      ALTER TABLE conversations ADD COLUMN opted_out boolean NOT NULL DEFAULT false;
+      ALTER TABLE conversations ADD COLUMN disclosed boolean NOT NULL DEFAULT false;
+    `
   }
 ]
 

@@ -1,0 +1,59 @@
+import createError from '@fastify/error'
+import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
+import { takeThreadControl, passThreadControl } from '../facebook/thread-control.js'
+import { WORKSPACE_PATTERN } from '../tokens/state-token.js'
+
+const NoConversationError = createError('MSB_CONVERSATION_NOT_FOUND', 'This conversation does not exist on this Page.', 404)
+
+const Settings = Type.Object({
+  enabled: Type.Boolean(),
+  greeting: Type.Union([Type.String({ minLength: 1, maxLength: 640 }), Type.Null()]),
+  maxProducts: Type.Integer({ minimum: 1, maximum: 10 })
+}, { additionalProperties: false })
+
+const WorkspaceParams = Type.Object({ workspace: Type.String({ pattern: WORKSPACE_PATTERN }) })
+const ConversationParams = Type.Object({
+  workspace: Type.String({ pattern: WORKSPACE_PATTERN }),
+  pageId: Type.String({ pattern: '^[0-9]{1,32}$' }),
+  psid: Type.String({ pattern: '^[0-9]{1,32}$' })
+})
+
+/** The bot's settings per workspace, and handing a conversation to a person or back to the bot. */
+const adminBot: FastifyPluginAsyncTypebox = async (fastify) => {
+  const { store, graph } = fastify
+
+  fastify.get('/workspaces/:workspace/bot', { schema: { params: WorkspaceParams, response: { 200: Settings } } }, async (request) => {
+    return await store.bot.settings(request.params.workspace) ?? { enabled: true, greeting: null, maxProducts: 5 }
+  })
+
+  const putSchema = { params: WorkspaceParams, body: Settings, response: { 200: Settings } }
+  fastify.put('/workspaces/:workspace/bot', { schema: putSchema }, async (request) => {
+    await store.bot.saveSettings(request.params.workspace, request.body)
+    return request.body
+  })
+
+  fastify.post('/workspaces/:workspace/pages/:pageId/conversations/:psid/handover', {
+    schema: {
+      params: ConversationParams,
+      body: Type.Object({ to: Type.Union([Type.Literal('bot'), Type.Literal('human')]) }),
+      response: { 200: Type.Object({ withHuman: Type.Boolean() }) }
+    }
+  }, async (request) => {
+    const { workspace, pageId, psid } = request.params
+    const toHuman = request.body.to === 'human'
+    const found = await store.pages.inWorkspace(workspace, pageId) && await store.bot.setWithHuman(pageId, psid, toHuman)
+    if (!found) throw new NoConversationError()
+    const token = await store.pages.tokenOf(pageId)
+    // Conversation Routing: the thread follows; a failure is logged, the conversation's state is what the bot obeys.
+    if (token !== undefined) {
+      const move = toHuman
+        ? passThreadControl(graph, token, pageId, psid, 'Taken over from the admin API.')
+        : takeThreadControl(graph, token, pageId, psid)
+      await move.catch(err => request.log.warn({ err, pageId }, 'thread control not moved'))
+    }
+    request.log.info({ pageId, to: request.body.to }, 'conversation handed over')
+    return { withHuman: toHuman }
+  })
+}
+
+export default adminBot

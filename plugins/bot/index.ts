@@ -1,0 +1,65 @@
+import fp from 'fastify-plugin'
+import { passThreadControl } from '../facebook/thread-control.js'
+import type { MessageEvent } from '../store/conversations.js'
+import { answer, type Catalog, DEFAULT_DISCLOSURE } from './answer.js'
+
+const DAY_MS = 24 * 60 * 60 * 1000
+
+/**
+ * The bot answers customers: each new customer message (never an echo, a read or an opt-in) on a Page that can
+ * message, in a workspace whose bot is on, in a conversation no person has. Its replies go through the outbox keyed
+ * by the message they answer, so a message processed again is not answered twice.
+ */
+export default fp(async (fastify) => {
+  const { store, outbox, graph, log } = fastify
+  const disclosure = DEFAULT_DISCLOSURE
+  const handovers = new Map<string, { pageId: string, psid: string }>()
+
+  outbox.sent.on('sent', id => {
+    const handover = handovers.get(id)
+    if (handover === undefined) return
+    handovers.delete(id)
+    // The notice went out first: once the Page Inbox has the conversation, this app could not send it.
+    passToPerson(handover.pageId, handover.psid).catch(err => log.warn({ err }, 'thread control not passed to the Page Inbox'))
+  })
+
+  async function passToPerson (pageId: string, psid: string) {
+    const token = await store.pages.tokenOf(pageId)
+    if (token === undefined) return
+    await passThreadControl(graph, token, pageId, psid, 'The customer asked for a person.')
+  }
+
+  async function reply (message: MessageEvent) {
+    if (Date.now() - message.at.getTime() > DAY_MS) return
+    const context = await store.bot.context(message.pageId, message.psid)
+    if (context === undefined || !context.canMessage || !context.settings.enabled || context.withHuman) return
+    const shop = context.shop
+    const catalog: Catalog | undefined = shop === null
+      ? undefined
+      : {
+          match: (words, bounds, limit) => store.catalog.match(shop, words, { ...bounds, limit }),
+          similar: (productId, limit) => store.catalog.similar(shop, productId, limit),
+          newest: limit => store.catalog.match(shop, [], { limit }),
+          topTypes: limit => store.catalog.topTypes(shop, limit)
+        }
+    const decided = await answer(context, message, catalog)
+    const messages = [...decided.messages]
+    if (!context.disclosed && typeof messages[0]?.text === 'string') {
+      messages[0] = { ...messages[0], text: `${disclosure}\n\n${messages[0].text}` }
+      await store.bot.setDisclosed(message.pageId, message.psid, true)
+    }
+    if (decided.optedOut !== undefined) await store.bot.setOptedOut(message.pageId, message.psid, decided.optedOut)
+    if (decided.handover === true) await store.bot.setWithHuman(message.pageId, message.psid, true)
+    for (const [index, body] of messages.entries()) {
+      const queued = await outbox.enqueue({
+        dedupeKey: `reply:${message.mid}:${index}`, pageId: message.pageId, psid: message.psid, source: 'bot', message: body
+      })
+      if (decided.handover === true && index === messages.length - 1 && queued.created) handovers.set(queued.id, message)
+    }
+  }
+
+  fastify.messenger.on('message', (message: MessageEvent) => {
+    if (message.direction !== 'in' || !message.fromCustomer) return
+    reply(message).catch(err => log.warn({ err, pageId: message.pageId }, 'the bot could not answer'))
+  })
+}, { name: 'bot', dependencies: ['store', 'outbox', 'graph'], fastify: '5.x' })

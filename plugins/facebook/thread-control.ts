@@ -1,0 +1,23 @@
+import { Type } from '@sinclair/typebox'
+import type { GraphClient } from './graph.js'
+
+/** The Page Inbox's app id: where Conversation Routing passes a conversation for a person to answer. */
+export const PAGE_INBOX_APP_ID = 263902037430900
+
+const Success = Type.Object({ success: Type.Boolean() })
+
+/** Gives the conversation to the Page Inbox (a person answers there); the bot sends nothing until it is back. */
+export async function passThreadControl (
+  graph: GraphClient, token: string, pageId: string, psid: string, metadata: string
+): Promise<boolean> {
+  const answer = await graph.post(`/${pageId}/pass_thread_control`, {
+    token, schema: Success, body: { recipient: { id: psid }, target_app_id: PAGE_INBOX_APP_ID, metadata: metadata.slice(0, 1000) }
+  })
+  return answer.success
+}
+
+/** Takes the conversation back for the bot (this app is the Page's primary receiver). */
+export async function takeThreadControl (graph: GraphClient, token: string, pageId: string, psid: string): Promise<boolean> {
+  const answer = await graph.post(`/${pageId}/take_thread_control`, { token, schema: Success, body: { recipient: { id: psid } } })
+  return answer.success
+}

@@ -1,0 +1,165 @@
+import { createHmac } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
+import t from 'tap'
+import { ADMIN_TOKEN, APP_SECRET, build, catalogProduct, GRAPH, mockGraph, testDb } from '../../helper.js'
+
+/** The bot end to end inside the app: a signed customer message in, Send API calls out (Graph mocked). */
+const db = await testDb(t)
+const PAGE = '104000000000601'
+const SHOP = 'bot-shop.myshopify.com'
+const agent = mockGraph(t)
+const app = await build(t, {
+  db,
+  dispatcher: agent,
+  env: {
+    MESSENGER_VERIFY_TOKEN: 'bot-verify-token-0123',
+    SHOPIFY_API_KEY: 'k',
+    SHOPIFY_API_SECRET: 's',
+    SHOPIFY_REDIRECT_URI: 'https://connect.example.com/shopify/callback'
+  },
+  shopifyDispatcher: mockGraph(t)
+})
+await app.store.pages.saveConnection({
+  workspace: 'bot-ws',
+  user: { id: '61', name: 'U', accessToken: 'EAAu' },
+  pages: [{ id: PAGE, name: 'Bot Page', category: 'Shop', tasks: ['MESSAGING'], canMessage: true, accessToken: 'EAApage-bot' }]
+})
+await app.store.shops.saveInstall(SHOP, 'bot-ws', { accessToken: 'a', accessExpiresAt: new Date(Date.now() + 3_600_000), refreshToken: 'r', refreshExpiresAt: null, scopes: ['read_products'] })
+await app.store.catalog.setSync(SHOP, 'ok')
+await app.store.catalog.upsert(SHOP, [
+  catalogProduct('1', 'Red Trail Running Shoe', { productType: 'Shoes', vendor: 'Fleet', prices: [['45.00', true], ['60.00', true]], imageUrl: 'https://cdn.example.com/red.jpg' }),
+  catalogProduct('2', 'Blue Running Shoe', { productType: 'Shoes', vendor: 'Fleet', prices: [['80.00', true]] }),
+  catalogProduct('3', 'Wool Scarf', { productType: 'Scarves', prices: [['25.00', true]] }),
+  catalogProduct('4', 'Sold Out Red Shoe', { productType: 'Shoes', prices: [['30.00', false]] })
+], new Date())
+
+const calls: Array<{ path: string, body: Record<string, unknown> }> = []
+let messageIds = 0
+agent.get(GRAPH).intercept({ path: p => p.startsWith(`/v26.0/${PAGE}/`), method: 'POST' }).reply(options => {
+  const path = options.path.split('?')[0]!.replace(`/v26.0/${PAGE}/`, '')
+  calls.push({ path, body: JSON.parse(String(options.body)) })
+  return { statusCode: 200, data: JSON.stringify(path === 'messages' ? { recipient_id: 'x', message_id: `m_bot_${++messageIds}` } : { success: true }) }
+}).persist()
+
+let mids = 0
+async function customerSays (psid: string, text: string, extra: Record<string, unknown> = {}, mid = `m_in_${++mids}`) {
+  const body = JSON.stringify({ object: 'page', entry: [{ id: PAGE, time: Date.now(), messaging: [{ sender: { id: psid }, recipient: { id: PAGE }, timestamp: Date.now(), message: { mid, text, ...extra } }] }] })
+  const res = await app.inject({
+    method: 'POST',
+    url: '/messenger/webhook',
+    payload: body,
+    headers: { 'content-type': 'application/json', 'x-hub-signature-256': `sha256=${createHmac('sha256', APP_SECRET).update(body).digest('hex')}` }
+  })
+  if (res.statusCode !== 200) throw new Error(`webhook answered ${res.statusCode}`)
+  return mid
+}
+async function sentTo (psid: string, count: number) {
+  for (let i = 0; i < 200; i++) {
+    const mine = calls.filter(call => call.path === 'messages' && (call.body.recipient as { id?: string } | undefined)?.id === psid)
+    if (mine.length >= count) return mine
+    await sleep(20)
+  }
+  return calls.filter(call => call.path === 'messages' && (call.body.recipient as { id?: string } | undefined)?.id === psid)
+}
+
+t.test('a question gets a short text (with the disclosure, first time) and a carousel of matching products', async t => {
+  await customerSays('8001', 'do you have red running shoes under $50?')
+  const [intro, cards] = await sentTo('8001', 2)
+  t.match(intro!.body, { messaging_type: 'RESPONSE', message: { text: /^You're chatting with an automated assistant\./ } })
+  t.match((intro!.body.message as { text: string }).text, 'Here is 1 product for "red running shoes" under €50.00:')
+  type Template = { attachment: { payload: { template_type: string, elements: Array<Record<string, unknown>> } } }
+  const payload = (cards!.body.message as Template).attachment.payload
+  t.equal(payload.template_type, 'generic')
+  t.same(payload.elements, [{
+    title: 'Red Trail Running Shoe',
+    subtitle: 'From €45.00 · Fleet',
+    image_url: 'https://cdn.example.com/red.jpg',
+    default_action: { type: 'web_url', url: `https://${SHOP}/products/red-trail-running-shoe` },
+    buttons: [
+      { type: 'web_url', url: `https://${SHOP}/products/red-trail-running-shoe`, title: 'View' },
+      { type: 'web_url', url: `https://${SHOP}/cart/10:1`, title: 'Buy now' },
+      { type: 'postback', title: 'More like this', payload: 'MORE:1' }
+    ]
+  }], 'the red shoe within the price, not the blue one over it nor the sold-out one')
+  t.match((cards!.body.message as { quick_replies: unknown[] }).quick_replies,
+    [{ title: 'Under €25', payload: 'TYPE:red running shoes under 25' }, { title: 'Talk to a person', payload: 'HUMAN' }])
+  t.notOk('tag' in cards!.body, 'no tag on a bot message')
+})
+
+t.test('the same message delivered again is not answered again; the next question has no disclosure', async t => {
+  const mid = await customerSays('8002', 'scarf')
+  await sentTo('8002', 2)
+  await customerSays('8002', 'scarf', {}, mid)
+  await sleep(300)
+  t.equal((await sentTo('8002', 2)).length, 2, 'answered once')
+  await customerSays('8002', 'blue shoes')
+  const all = await sentTo('8002', 4)
+  t.equal(all.length, 4)
+  t.notMatch((all[2]!.body.message as { text: string }).text, 'automated assistant')
+})
+
+t.test('"human": the bot says a person will answer, passes the thread to the Page Inbox, then stays quiet', async t => {
+  await customerSays('8003', 'hello')
+  await sentTo('8003', 1)
+  await customerSays('8003', 'I want a human')
+  const notice = (await sentTo('8003', 2))[1]!
+  t.match((notice.body.message as { text: string }).text, 'A person from the shop will answer you here')
+  let passed: typeof calls[number] | undefined
+  for (let i = 0; i < 100 && passed === undefined; i++) {
+    passed = calls.find(call => call.path === 'pass_thread_control' && (call.body.recipient as { id: string }).id === '8003')
+    await sleep(20)
+  }
+  t.match(passed?.body, { recipient: { id: '8003' }, target_app_id: 263902037430900 })
+  await customerSays('8003', 'are you there?')
+  await sleep(300)
+  const after = await sentTo('8003', 3)
+  t.equal(after.length, 2, 'nothing more from the bot while a person has it')
+})
+
+t.test('"stop" opts out of promotions and is confirmed; "start" opts back in', async t => {
+  await customerSays('8004', 'stop')
+  t.match(((await sentTo('8004', 1))[0]!.body.message as { text: string }).text, 'no more promotions')
+  t.same(await db.query("SELECT opted_out FROM conversations WHERE psid = '8004'"), [{ opted_out: true }])
+  await customerSays('8004', 'start')
+  await sentTo('8004', 2)
+  t.same(await db.query("SELECT opted_out FROM conversations WHERE psid = '8004'"), [{ opted_out: false }])
+})
+
+t.test('a bot turned off answers nothing', async t => {
+  await app.store.bot.saveSettings('bot-ws', { enabled: false, greeting: null, maxProducts: 5 })
+  t.teardown(() => app.store.bot.saveSettings('bot-ws', { enabled: true, greeting: null, maxProducts: 5 }))
+  await customerSays('8005', 'scarf')
+  await sleep(300)
+  t.equal((await sentTo('8005', 1)).length, 0)
+})
+
+const auth = { authorization: `Bearer ${ADMIN_TOKEN}` }
+
+t.test('the bot\'s settings: defaults, PUT validated, GET as saved', async t => {
+  t.same((await app.inject({ url: '/admin/workspaces/fresh-bot-ws/bot', headers: auth })).json(), { enabled: true, greeting: null, maxProducts: 5 })
+  const put = (payload: unknown) => app.inject({ method: 'PUT', url: '/admin/workspaces/set-bot-ws/bot', headers: auth, payload: payload as object })
+  for (const bad of [{ enabled: true, greeting: null, maxProducts: 11 }, { enabled: 'yes', greeting: null, maxProducts: 5 }, { enabled: true }, { enabled: true, greeting: 'x'.repeat(641), maxProducts: 5 }]) {
+    t.equal((await put(bad)).statusCode, 400, JSON.stringify(bad))
+  }
+  t.equal((await put({ enabled: false, greeting: 'Welcome!', maxProducts: 3 })).statusCode, 200)
+  t.same((await app.inject({ url: '/admin/workspaces/set-bot-ws/bot', headers: auth })).json(), { enabled: false, greeting: 'Welcome!', maxProducts: 3 })
+})
+
+t.test('handed back from the admin API, the bot answers again and says again that it is a bot; the flags show', async t => {
+  await customerSays('8006', 'human')
+  await sentTo('8006', 1)
+  const conversation = async () => (await app.inject({ url: `/admin/workspaces/bot-ws/pages/${PAGE}/conversations?limit=100`, headers: auth }))
+    .json().conversations.find((c: { psid: string }) => c.psid === '8006')
+  t.match(await conversation(), { withHuman: true, unreachable: false, optedOut: false })
+  const handover = (to: string, psid = '8006') => app.inject({
+    method: 'POST', url: `/admin/workspaces/bot-ws/pages/${PAGE}/conversations/${psid}/handover`, headers: auth, payload: { to }
+  })
+  t.equal((await handover('robot')).statusCode, 400)
+  t.equal((await handover('bot', '8999')).statusCode, 404)
+  t.same((await handover('bot')).json(), { withHuman: false })
+  t.ok(calls.some(call => call.path === 'take_thread_control' && (call.body.recipient as { id: string }).id === '8006'), 'the thread is taken back')
+  t.match(await conversation(), { withHuman: false })
+  await customerSays('8006', 'scarf')
+  const replies = await sentTo('8006', 3)
+  t.match((replies[1]!.body.message as { text: string }).text, /^You're chatting with an automated assistant/)
+})
