@@ -106,6 +106,12 @@ t.test('over real HTTP with Messenger on: Pages subscribed on connect, a signed 
   }
   t.match(conversations, [{ psid: '2400000000000009', messages: [{ text: 'Any croissants left? 🥐 é' }] }], 'the escaped body was verified and decoded')
 
+  // No shop in this workspace: the bot says so (saying first that it is a bot) and hands the customer to a person.
+  for (let i = 0; i < 100 && emulator.threadControl.length === 0; i++) await new Promise(resolve => setTimeout(resolve, 50))
+  t.match(emulator.sentMessages, [{ pageId: messaging[0], psid: '2400000000000009', messagingType: 'RESPONSE', message: { text: /^You're chatting with an automated assistant/ } }],
+    'the bot\'s reply went out through the Send API, as Meta accepts it')
+  t.match(emulator.threadControl, [{ pageId: messaging[0], psid: '2400000000000009', action: 'pass', targetAppId: 263902037430900 }], 'then the thread went to the Page Inbox')
+
   const admin = async (path: string) => {
     const res = await request(`${base}/admin/workspaces/e2e-messenger${path}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
     return { status: res.statusCode, body: await res.body.json() as { pages: unknown[] } }

@@ -45,6 +45,12 @@ t.test('deliveries acknowledged just before a SIGKILL are processed once after t
   const { url } = await minted.body.json() as { url: string }
   t.equal((await browser('application/json').follow(url.replace('/connect?', '/facebook/login?'))).status, 200, 'Pages connected')
   const pageId = emulator.pages.find(page => page.tasks.includes('MESSAGING'))!.id
+  // The inbox is what this test is about: the bot's replies would add to the conversations and trim customers' messages.
+  const off = await request(`${base}/admin/workspaces/crash/bot`, {
+    method: 'PUT', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ enabled: false, greeting: null, maxProducts: 5 })
+  })
+  t.equal(off.statusCode, 200, 'bot off')
+  await off.body.dump()
 
   const entries = Array.from({ length: CUSTOMERS * MESSAGES_EACH }, (_, n) => ({ pageId, psid: String(3_100_000 + n % CUSTOMERS), text: `crash test ${n}` }))
   t.equal(await emulator.deliverMessages(entries), 200, 'acknowledged')

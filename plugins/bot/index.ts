@@ -58,8 +58,14 @@ export default fp(async (fastify) => {
     }
   }
 
+  // Conversation Routing moved a conversation: back to this app (the bot answers again), or to the Page Inbox.
+  fastify.messenger.on('handover', handover => {
+    store.bot.setWithHuman(handover.pageId, handover.psid, handover.toAppId !== fastify.config.FACEBOOK_APP_ID)
+      .catch(err => log.warn({ err, pageId: handover.pageId }, 'hand-over not recorded'))
+  })
+
   fastify.messenger.on('message', (message: MessageEvent) => {
-    if (message.direction !== 'in' || !message.fromCustomer) return
+    if (message.direction !== 'in' || !message.fromCustomer || message.standby === true) return
     reply(message).catch(err => log.warn({ err, pageId: message.pageId }, 'the bot could not answer'))
   })
 }, { name: 'bot', dependencies: ['store', 'outbox', 'graph'], fastify: '5.x' })

@@ -3,7 +3,8 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { Store } from '../store/index.js'
 import { GraphError, type GraphClient } from './graph.js'
 
-export const SUBSCRIBED_FIELDS = 'messages,messaging_postbacks,message_reads,messaging_optins'
+// messaging_handovers and standby: Conversation Routing tells the bot when a person has a conversation or gives it back.
+export const SUBSCRIBED_FIELDS = 'messages,messaging_postbacks,message_reads,messaging_optins,messaging_handovers,standby'
 const Success = Type.Object({ success: Type.Boolean() })
 const CONCURRENCY = 4
 

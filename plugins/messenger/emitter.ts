@@ -1,9 +1,10 @@
 import { EventEmitter } from 'node:events'
 import fp from 'fastify-plugin'
-import type { MessengerEvent } from './events.js'
+import type { HandoverEvent, MessengerEvent } from './events.js'
 
 export interface MessengerEmitter extends EventEmitter {
   on (event: 'message', listener: (message: Extract<MessengerEvent, { kind: 'message' }>) => void): this
+  on (event: 'handover', listener: (handover: HandoverEvent) => void): this
 }
 
 declare module 'fastify' {

@@ -1,8 +1,11 @@
 import { plainText } from '../core/plain-text.js'
 import type { ConversationEvent } from '../store/conversations.js'
 
+/** Conversation Routing moved a conversation to another app (`toAppId`): the Page Inbox, or this app again. */
+export interface HandoverEvent { kind: 'handover', pageId: string, psid: string, toAppId: string, at: Date }
+
 /** One Messenger webhook delivery, flattened to the events this service keeps. Pure: no I/O. */
-export type MessengerEvent = ConversationEvent
+export type MessengerEvent = ConversationEvent | HandoverEvent
 
 interface Optin {
   type?: unknown
@@ -22,6 +25,8 @@ interface Messaging {
   postback?: { mid?: unknown, title?: unknown, payload?: unknown }
   read?: { watermark?: unknown }
   optin?: Optin
+  pass_thread_control?: { new_owner_app_id?: unknown }
+  take_thread_control?: { previous_owner_app_id?: unknown }
 }
 
 const str = (value: unknown) => typeof value === 'string' && value !== '' ? value : undefined
@@ -55,8 +60,13 @@ export function messengerEvents (delivery: unknown): MessengerEvent[] {
   const events: MessengerEvent[] = []
   for (const entry of entries) {
     const pageId = str(entry?.id)
-    if (pageId === undefined || !Array.isArray(entry.messaging)) continue
-    for (const item of entry.messaging as Messaging[]) {
+    if (pageId === undefined) continue
+    // Items on standby arrive while another app has the conversation: kept, marked so the bot never answers them.
+    const items = [
+      ...(Array.isArray(entry.messaging) ? entry.messaging as Messaging[] : []),
+      ...(Array.isArray(entry.standby) ? (entry.standby as Messaging[]).map(item => ({ ...item, standby: true as const })) : [])
+    ]
+    for (const item of items as Array<Messaging & { standby?: true }>) {
       const sender = str(item?.sender?.id)
       const recipient = str(item?.recipient?.id)
       const at = new Date(typeof item?.timestamp === 'number' ? item.timestamp : Date.now())
@@ -68,12 +78,16 @@ export function messengerEvents (delivery: unknown): MessengerEvent[] {
         const text = describe(item.message)
         const payload = echo ? undefined : str(item.message.quick_reply?.payload)
         const direction = echo ? 'out' : 'in'
-        events.push({ kind: 'message', pageId, psid, mid, direction, text, at, fromCustomer: !echo, ...withPayload(payload) })
+        const standby = item.standby === true ? { standby: true as const } : {}
+        events.push({ kind: 'message', pageId, psid, mid, direction, text, at, fromCustomer: !echo, ...withPayload(payload), ...standby })
       } else if (item.postback !== undefined && sender !== undefined) {
         const mid = str(item.postback.mid) ?? `postback:${pageId}:${sender}:${at.getTime()}`
         const text = storableText(`[postback] ${str(item.postback.title) ?? str(item.postback.payload) ?? ''}`.trim())
         const payload = str(item.postback.payload)
         events.push({ kind: 'message', pageId, psid: sender, mid, direction: 'in', text, at, fromCustomer: true, ...withPayload(payload) })
+      } else if (item.pass_thread_control !== undefined && sender !== undefined) {
+        const toAppId = String(item.pass_thread_control.new_owner_app_id ?? '')
+        if (toAppId !== '') events.push({ kind: 'handover', pageId, psid: sender, toAppId, at })
       } else if (item.read !== undefined && sender !== undefined) {
         events.push({ kind: 'read', pageId, psid: sender, key: `read:${pageId}:${sender}:${String(item.read.watermark)}`, at })
       } else if (item.optin !== undefined && sender !== undefined) {
@@ -109,3 +123,5 @@ export function splitDelivery (body: string): string[] {
     ? entry.messaging.map(item => JSON.stringify({ object: 'page', entry: [{ ...entry, messaging: [item] }] }))
     : [JSON.stringify({ object: 'page', entry: [entry] })])
 }
+
+export const isConversationEvent = (event: MessengerEvent): event is ConversationEvent => event.kind !== 'handover'

@@ -3,7 +3,7 @@ import createError from '@fastify/error'
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
 import { jsonText, keepRawJsonBodies } from '../inbox/webhook-delivery.js'
 import { startInboxWorker } from '../inbox/worker.js'
-import { messengerEvents, splitDelivery } from './events.js'
+import { isConversationEvent, messengerEvents, splitDelivery } from './events.js'
 
 const WrongVerifyTokenError = createError('MSB_WEBHOOK_VERIFY_TOKEN', 'The verify token does not match.', 403)
 const BadChallengeError = createError('MSB_WEBHOOK_CHALLENGE', 'hub.challenge must be 1-64 digits.', 400)
@@ -39,8 +39,10 @@ const messenger: FastifyPluginAsyncTypebox = async (fastify) => {
     log: fastify.log,
     split: splitDelivery,
     apply: async items => {
-      const fresh = await store.conversations.apply(items.map(item => ({ id: item.id, events: messengerEvents(JSON.parse(item.body)) })))
+      const parsed = items.map(item => ({ id: item.id, events: messengerEvents(JSON.parse(item.body)) }))
+      const fresh = await store.conversations.apply(parsed.map(({ id, events }) => ({ id, events: events.filter(isConversationEvent) })))
       for (const event of fresh) fastify.messenger.emit('message', event)
+      for (const event of parsed.flatMap(({ events }) => events)) if (event.kind === 'handover') fastify.messenger.emit('handover', event)
     }
   })
   fastify.addHook('onClose', async () => { await worker.stop() })

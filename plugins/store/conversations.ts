@@ -15,6 +15,8 @@ export type ConversationEvent =
     fromCustomer: boolean,
     /** a quick reply's or a postback's payload: what the bot acts on; not stored */
     payload?: string
+    /** arrived on standby: another app (the Page Inbox) has the conversation; stored, never answered */
+    standby?: true
   }
   | { kind: 'read', pageId: string, psid: string, key: string, at: Date }
   | { kind: 'optin', pageId: string, psid: string, key: string, at: Date, notificationToken?: NotificationToken }

@@ -44,6 +44,43 @@ export interface FacebookEmulatorOptions {
 
 export interface GraphCallRecord { method: string, path: string, query: Record<string, string> }
 
+/** A message the Send API accepted: what a customer's Messenger would show. */
+export interface SentMessage {
+  pageId: string
+  psid: string
+  messagingType: string
+  tag?: string
+  message: Record<string, unknown>
+  messageId: string
+}
+
+export interface SendFailure { status: number, code: number, subcode?: number, message: string }
+
+const HOUR_MS = 3_600_000
+const MESSAGING_TYPES = new Set(['RESPONSE', 'UPDATE', 'MESSAGE_TAG'])
+
+/** What Meta refuses in a Send API message (limits of the text, the generic template and quick replies). */
+function invalidMessage (message: Record<string, unknown> | undefined): string | undefined {
+  if (message === undefined) return 'message is required'
+  if (typeof message.text === 'string' && [...message.text].length > 2000) return 'text is longer than 2000 characters'
+  type Template = { payload?: { template_type?: string, elements?: Array<Record<string, unknown>> } }
+  const payload = (message.attachment as Template | undefined)?.payload
+  if (payload?.template_type === 'generic') {
+    const elements = payload.elements ?? []
+    if (elements.length === 0 || elements.length > 10) return 'a generic template has 1 to 10 elements'
+    for (const element of elements) {
+      if ([...String(element.title ?? '')].length > 80 || [...String(element.subtitle ?? '')].length > 80) return 'title and subtitle are at most 80 characters'
+      if (Array.isArray(element.buttons) && element.buttons.length > 3) return 'at most 3 buttons'
+    }
+  }
+  const quickReplies = message.quick_replies
+  if (Array.isArray(quickReplies)) {
+    if (quickReplies.length > 13) return 'at most 13 quick replies'
+    if (quickReplies.some(reply => [...String(reply?.title ?? '')].length > 20)) return 'a quick reply title is at most 20 characters'
+  }
+  return undefined
+}
+
 interface Grant { redirectUri: string, challenge: string, scopes: string[], used: boolean }
 
 export const DEFAULT_PAGES: EmulatedPage[] = [
@@ -66,6 +103,10 @@ export async function startFacebookEmulator (options: FacebookEmulatorOptions) {
   const calls: GraphCallRecord[] = []
   const issued: string[] = []
   const subscribedPages = new Set<string>()
+  const sentMessages: SentMessage[] = []
+  const threadControl: Array<{ pageId: string, psid: string, action: 'pass' | 'take', targetAppId?: number }> = []
+  const lastCustomerMessage = new Map<string, number>()
+  const failures = new Map<string, SendFailure>()
   let delayMs = 0
   let baseUrl = ''
 
@@ -197,6 +238,10 @@ export async function startFacebookEmulator (options: FacebookEmulatorOptions) {
       return json(res, 200, { data: grant.scopes.map(permission => ({ permission, status: 'granted' })) })
     }
     if (path === '/me/accounts') return accounts(query, res, query.access_token!, version)
+    const pageCall = /^\/(\d+)\/(messages|pass_thread_control|take_thread_control)$/.exec(path)
+    if (pageCall !== null && req.method === 'POST' && grant.kind === 'page') {
+      return pageAction(pageCall[1]!, pageCall[2]!, await jsonBody(req), res)
+    }
     const subscription = /^\/(\d+)\/subscribed_apps$/.exec(path)
     if (subscription !== null && grant.kind === 'page') {
       if (req.method === 'DELETE') subscribedPages.delete(subscription[1]!)
@@ -204,6 +249,51 @@ export async function startFacebookEmulator (options: FacebookEmulatorOptions) {
       return json(res, 200, { success: true })
     }
     json(res, 404, { error: { message: 'Unknown path', type: 'GraphMethodException', code: 803 } })
+  }
+
+  /** The Send API and Conversation Routing, checking what Meta checks: the window, the only tag left, the limits. */
+  function pageAction (pageId: string, action: string, body: Record<string, unknown>, res: ServerResponse) {
+    const psid = String((body.recipient as { id?: unknown } | undefined)?.id ?? '')
+    if (psid === '') return graphError(res, 400, 100, 'The parameter recipient is required')
+    if (action !== 'messages') {
+      threadControl.push({ pageId, psid, action: action === 'pass_thread_control' ? 'pass' : 'take', ...(typeof body.target_app_id === 'number' ? { targetAppId: body.target_app_id } : {}) })
+      return json(res, 200, { success: true })
+    }
+    const failure = failures.get(psid)
+    if (failure !== undefined) {
+      failures.delete(psid)
+      return graphError(res, failure.status, failure.code, failure.message, failure.subcode)
+    }
+    const messagingType = String(body.messaging_type ?? '')
+    if (!MESSAGING_TYPES.has(messagingType)) return graphError(res, 400, 100, 'Invalid messaging_type')
+    if (body.tag !== undefined && (messagingType !== 'MESSAGE_TAG' || body.tag !== 'HUMAN_AGENT')) {
+      return graphError(res, 400, 100, 'This message tag is not supported')
+    }
+    if (messagingType === 'MESSAGE_TAG' && body.tag === undefined) return graphError(res, 400, 100, 'A tag is required with MESSAGE_TAG')
+    const since = Date.now() - (lastCustomerMessage.get(`${pageId}:${psid}`) ?? 0)
+    const allowed = messagingType === 'MESSAGE_TAG' ? 7 * 24 * HOUR_MS : 24 * HOUR_MS
+    if (since > allowed) return graphError(res, 400, 10, 'This message is sent outside of allowed window.', 2018278)
+    const invalid = invalidMessage(body.message as Record<string, unknown> | undefined)
+    if (invalid !== undefined) return graphError(res, 400, 100, invalid)
+    const messageId = `m_${randomBytes(12).toString('base64url')}`
+    sentMessages.push({
+      pageId, psid, messagingType, ...(typeof body.tag === 'string' ? { tag: body.tag } : {}), message: body.message as Record<string, unknown>, messageId
+    })
+    json(res, 200, { recipient_id: psid, message_id: messageId })
+  }
+
+  async function jsonBody (req: IncomingMessage): Promise<Record<string, unknown>> {
+    let body = ''
+    for await (const chunk of req) {
+      body += chunk
+      if (body.length > 1_048_576) throw new Error('body too large')
+    }
+    try {
+      const parsed = JSON.parse(body) as unknown
+      return typeof parsed === 'object' && parsed !== null ? parsed as Record<string, unknown> : {}
+    } catch {
+      return {}
+    }
   }
 
   async function formBody (req: IncomingMessage): Promise<string> {
@@ -224,6 +314,7 @@ export async function startFacebookEmulator (options: FacebookEmulatorOptions) {
   /** Posts one signed webhook delivery with an entry per message, as Meta batches them. */
   async function deliverMessages (messages: CustomerMessage[]): Promise<number> {
     const now = Date.now()
+    for (const { pageId, psid } of messages) lastCustomerMessage.set(`${pageId}:${psid}`, now)
     const body = metaJson({
       object: 'page',
       entry: messages.map(({ pageId, psid, text }) => ({
@@ -259,6 +350,12 @@ export async function startFacebookEmulator (options: FacebookEmulatorOptions) {
     calls,
     /** Pages currently subscribed to the app's webhook */
     subscribedPages,
+    /** what the Send API accepted, in order */
+    sentMessages,
+    /** pass_thread_control and take_thread_control calls, in order */
+    threadControl,
+    /** the next message to `psid` is refused with this Graph error */
+    failNext (psid: string, failure: SendFailure) { failures.set(psid, failure) },
     deliverMessage,
     deliverMessages,
     /** the user removed the app: Meta's signed deauthorize callback */

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { ADMIN_TOKEN, APP_SECRET, build, catalogProduct, GRAPH, mockGraph, testDb } from '../../helper.js'
+import { ADMIN_TOKEN, APP_ID, APP_SECRET, build, catalogProduct, GRAPH, mockGraph, testDb } from '../../helper.js'
 
 /** The bot end to end inside the app: a signed customer message in, Send API calls out (Graph mocked). */
 const db = await testDb(t)
@@ -162,4 +162,36 @@ t.test('handed back from the admin API, the bot answers again and says again tha
   await customerSays('8006', 'scarf')
   const replies = await sentTo('8006', 3)
   t.match((replies[1]!.body.message as { text: string }).text, /^You're chatting with an automated assistant/)
+})
+
+async function deliverEntry (entry: Record<string, unknown>) {
+  const body = JSON.stringify({ object: 'page', entry: [{ id: PAGE, time: Date.now(), ...entry }] })
+  const res = await app.inject({
+    method: 'POST',
+    url: '/messenger/webhook',
+    payload: body,
+    headers: { 'content-type': 'application/json', 'x-hub-signature-256': `sha256=${createHmac('sha256', APP_SECRET).update(body).digest('hex')}` }
+  })
+  t.equal(res.statusCode, 200)
+}
+
+t.test('Conversation Routing: standby messages are kept and never answered; control passed back to this app wakes the bot', async t => {
+  await customerSays('8007', 'human')
+  await sentTo('8007', 1)
+  await deliverEntry({ standby: [{ sender: { id: '8007' }, recipient: { id: PAGE }, timestamp: Date.now(), message: { mid: 'm_standby_1', text: 'scarf please' } }] })
+  let kept: unknown[] = []
+  for (let i = 0; i < 100 && kept.length === 0; i++) {
+    kept = await db.query("SELECT text FROM messages WHERE mid = 'm_standby_1'")
+    await sleep(20)
+  }
+  t.same(kept, [{ text: 'scarf please' }], 'kept in the conversation')
+  await sleep(200)
+  t.equal((await sentTo('8007', 2)).length, 1, 'not answered')
+  await deliverEntry({ messaging: [{ sender: { id: '8007' }, recipient: { id: PAGE }, timestamp: Date.now(), pass_thread_control: { new_owner_app_id: APP_ID, metadata: 'done' } }] })
+  for (let i = 0; i < 100; i++) {
+    if ((await db.query<{ with_human: boolean }>("SELECT with_human FROM conversations WHERE psid = '8007'"))[0]?.with_human === false) break
+    await sleep(20)
+  }
+  await customerSays('8007', 'scarf')
+  t.equal((await sentTo('8007', 3)).length, 3, 'the bot answers again once control is back')
 })

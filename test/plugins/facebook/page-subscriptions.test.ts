@@ -35,7 +35,7 @@ t.test('connecting subscribes every Page that can message; one failure does not 
   t.same(subscribed, { [ok1]: true, [failing]: false, [revoked]: false, [noMessaging]: false, [ok2]: true })
   t.equal(subscribeCalls.length, 4, 'the Page without the MESSAGING task is not subscribed')
   for (const query of subscribeCalls) {
-    t.equal(query.get('subscribed_fields'), 'messages,messaging_postbacks,message_reads,messaging_optins')
+    t.equal(query.get('subscribed_fields'), 'messages,messaging_postbacks,message_reads,messaging_optins,messaging_handovers,standby')
     const token = query.get('access_token')!
     t.match(token, /^EAApage-/, 'the Page token')
     t.equal(query.get('appsecret_proof'), createHmac('sha256', APP_SECRET).update(token).digest('hex'))
