@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash, createHmac, randomBytes } from 'node:crypto'
 import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -200,4 +200,13 @@ export function catalogProduct (id: string, title: string, { updatedAt = '2026-1
     updatedAt: new Date(updatedAt),
     ...extra
   }
+}
+
+/** A Messenger webhook delivery as Meta posts it: the body signed with the app secret; answers the status code. */
+export async function postSignedDelivery (app: App, body: string): Promise<number> {
+  const signature = `sha256=${createHmac('sha256', APP_SECRET).update(body).digest('hex')}`
+  const res = await app.inject({
+    method: 'POST', url: '/messenger/webhook', payload: body, headers: { 'content-type': 'application/json', 'x-hub-signature-256': signature }
+  })
+  return res.statusCode
 }

@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify'
+import { startPollLoop } from '../core/poll-loop.js'
 import { StoreUnavailableError } from '../store/db.js'
 import { type InboxItem, type InboxStore, LEASE_SECONDS } from '../store/inbox.js'
 
@@ -25,9 +26,6 @@ export function startInboxWorker (options: {
   vacuumEvery?: number
 }) {
   const { inbox, source, log, apply, split, idleMs = 500, batch = 50, holdMax = 2000, vacuumEvery = 10_000 } = options
-  let running = true
-  let timer: NodeJS.Timeout | undefined
-  let pass: Promise<number> | undefined
   const held: InboxItem[] = []
   let sinceVacuum = 0
 
@@ -60,32 +58,20 @@ export function startInboxWorker (options: {
     return items.length
   }
 
-  function schedule (delay: number) {
-    if (!running) return
-    clearTimeout(timer)
-    timer = setTimeout(run, delay)
-    timer.unref()
-  }
-
-  function run () {
-    if (pass !== undefined) return
-    pass = drain().catch(err => { log.warn({ err, source }, 'inbox pass failed'); return 0 })
-    pass.then(claimed => {
-      pass = undefined
-      schedule(held.length > 0 || claimed === batch ? 0 : idleMs)
-    }, () => {})
-  }
-
   // A run that died mid-batch left its items leased; with the embedded store they can only be ours.
-  pass = inbox.releaseLeases(source).then(() => 0, err => { log.warn({ err, source }, 'inbox leases not released'); return 0 })
-  pass.then(() => { pass = undefined; schedule(0) }, () => {})
+  const loop = startPollLoop({
+    pass: async () => { const claimed = await drain(); return held.length > 0 || claimed === batch },
+    idleMs,
+    onError: err => log.warn({ err, source }, 'inbox pass failed'),
+    start: () => inbox.releaseLeases(source)
+  })
   return {
     /**
      * Stores a verified delivery before the webhook answers; if the write fails that answer is 503, so the
      * sender delivers it again. Resolves with the inbox id once the row is committed.
      */
     async store (body: string): Promise<string> {
-      const hold = running && held.length < holdMax
+      const hold = loop.running && held.length < holdMax
       let id: string
       try {
         id = await inbox.add(source, body, hold ? LEASE_SECONDS : 0)
@@ -93,13 +79,11 @@ export function startInboxWorker (options: {
         throw new StoreUnavailableError('the inbox was not written', { cause: err })
       }
       if (hold) held.push({ id, body, attempts: 1 })
-      if (pass === undefined) schedule(0)
+      loop.wake()
       return id
     },
     async stop () {
-      running = false
-      clearTimeout(timer)
-      await pass
+      await loop.stop()
       const unprocessed = held.splice(0).map(item => item.id)
       if (unprocessed.length > 0) await inbox.release(unprocessed).catch(err => log.warn({ err, source }, 'inbox items not given back'))
     }

@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify'
+import { startPollLoop } from '../core/poll-loop.js'
 import type { SendApi } from '../facebook/send-api.js'
 import type { ClaimedMessage, OutboxStore } from '../store/outbox.js'
 import { deliveryFor } from './policy.js'
@@ -28,10 +29,6 @@ export function startSender (options: SenderOptions) {
   const { outbox, send, log, humanAgent, batch = 50, idleMs = 500, leaseSeconds = 60, now = Date.now } = options
   const spacingMs = 1000 / options.ratePerPage
   const nextSlot = new Map<string, number>()
-  let running = true
-  let timer: NodeJS.Timeout | undefined
-  let pass: Promise<number> | undefined
-  let woken = false
 
   async function waitForSlot (pageId: string): Promise<void> {
     const at = Math.max(now(), nextSlot.get(pageId) ?? 0)
@@ -84,36 +81,16 @@ export function startSender (options: SenderOptions) {
     return rows.length
   }
 
-  function schedule (delay: number) {
-    if (!running) return
-    clearTimeout(timer)
-    timer = setTimeout(run, delay)
-    timer.unref()
-  }
-
-  function run () {
-    if (pass !== undefined) return
-    pass = drain().catch(err => { log.warn({ err }, 'outbox pass failed'); return 0 })
-    pass.then(claimed => {
-      pass = undefined
-      schedule(claimed === batch || woken ? 0 : idleMs)
-      woken = false
-    }, () => {})
-  }
-
-  pass = outbox.endDeadLeases().then(() => 0, err => { log.warn({ err }, 'outbox leases not ended'); return 0 })
-  pass.then(() => { pass = undefined; schedule(0) }, () => {})
+  const loop = startPollLoop({
+    pass: async () => await drain() === batch,
+    idleMs,
+    onError: err => log.warn({ err }, 'outbox pass failed'),
+    start: () => outbox.endDeadLeases()
+  })
 
   return {
     /** Something was queued: send it now rather than at the next idle tick. */
-    wake () {
-      if (pass === undefined) schedule(0)
-      else woken = true
-    },
-    async stop () {
-      running = false
-      clearTimeout(timer)
-      await pass
-    }
+    wake: () => loop.wake(),
+    stop: () => loop.stop()
   }
 }

@@ -1,7 +1,6 @@
-import { createHmac } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { ADMIN_TOKEN, APP_ID, APP_SECRET, build, catalogProduct, GRAPH, mockGraph, testDb } from '../../helper.js'
+import { ADMIN_TOKEN, APP_ID, build, catalogProduct, GRAPH, mockGraph, postSignedDelivery, testDb } from '../../helper.js'
 
 /** The bot end to end inside the app: a signed customer message in, Send API calls out (Graph mocked). */
 const db = await testDb(t)
@@ -44,13 +43,8 @@ agent.get(GRAPH).intercept({ path: p => p.startsWith(`/v26.0/${PAGE}/`), method:
 let mids = 0
 async function customerSays (psid: string, text: string, extra: Record<string, unknown> = {}, mid = `m_in_${++mids}`) {
   const body = JSON.stringify({ object: 'page', entry: [{ id: PAGE, time: Date.now(), messaging: [{ sender: { id: psid }, recipient: { id: PAGE }, timestamp: Date.now(), message: { mid, text, ...extra } }] }] })
-  const res = await app.inject({
-    method: 'POST',
-    url: '/messenger/webhook',
-    payload: body,
-    headers: { 'content-type': 'application/json', 'x-hub-signature-256': `sha256=${createHmac('sha256', APP_SECRET).update(body).digest('hex')}` }
-  })
-  if (res.statusCode !== 200) throw new Error(`webhook answered ${res.statusCode}`)
+  const status = await postSignedDelivery(app, body)
+  if (status !== 200) throw new Error(`webhook answered ${status}`)
   return mid
 }
 async function sentTo (psid: string, count: number) {
@@ -166,13 +160,7 @@ t.test('handed back from the admin API, the bot answers again and says again tha
 
 async function deliverEntry (entry: Record<string, unknown>) {
   const body = JSON.stringify({ object: 'page', entry: [{ id: PAGE, time: Date.now(), ...entry }] })
-  const res = await app.inject({
-    method: 'POST',
-    url: '/messenger/webhook',
-    payload: body,
-    headers: { 'content-type': 'application/json', 'x-hub-signature-256': `sha256=${createHmac('sha256', APP_SECRET).update(body).digest('hex')}` }
-  })
-  t.equal(res.statusCode, 200)
+  t.equal(await postSignedDelivery(app, body), 200)
 }
 
 t.test('Conversation Routing: standby messages are kept and never answered; control passed back to this app wakes the bot', async t => {

@@ -1,7 +1,6 @@
-import { createHmac } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { ADMIN_TOKEN, APP_SECRET, build, testDb } from '../../helper.js'
+import { ADMIN_TOKEN, build, postSignedDelivery, testDb } from '../../helper.js'
 
 const db = await testDb(t)
 const env = { MESSENGER_VERIFY_TOKEN: 'verify-token-0123456789' }
@@ -20,13 +19,8 @@ const item = (psid: string, mid: string, text: string, at = now, echo = false) =
 const delivery = (entries: Array<{ id: string, messaging: unknown[] }>) => JSON.stringify({ object: 'page', entry: entries.map(e => ({ time: now, ...e })) })
 
 async function deliver (app: App, body: string) {
-  const res = await app.inject({
-    method: 'POST',
-    url: '/messenger/webhook',
-    payload: body,
-    headers: { 'content-type': 'application/json', 'x-hub-signature-256': `sha256=${createHmac('sha256', APP_SECRET).update(body).digest('hex')}` }
-  })
-  if (res.statusCode !== 200) throw new Error(`webhook answered ${res.statusCode}`)
+  const status = await postSignedDelivery(app, body)
+  if (status !== 200) throw new Error(`webhook answered ${status}`)
 }
 async function settled () {
   for (let i = 0; i < 100; i++) {
