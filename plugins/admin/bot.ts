@@ -1,7 +1,7 @@
 import createError from '@fastify/error'
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
 import { takeThreadControl, passThreadControl } from '../facebook/thread-control.js'
-import { WORKSPACE_PATTERN } from '../tokens/state-token.js'
+import { ConversationParams, WorkspaceParams } from './params.js'
 
 const NoConversationError = createError('MSB_CONVERSATION_NOT_FOUND', 'This conversation does not exist on this Page.', 404)
 
@@ -10,13 +10,6 @@ const Settings = Type.Object({
   greeting: Type.Union([Type.String({ minLength: 1, maxLength: 640 }), Type.Null()]),
   maxProducts: Type.Integer({ minimum: 1, maximum: 10 })
 }, { additionalProperties: false })
-
-const WorkspaceParams = Type.Object({ workspace: Type.String({ pattern: WORKSPACE_PATTERN }) })
-const ConversationParams = Type.Object({
-  workspace: Type.String({ pattern: WORKSPACE_PATTERN }),
-  pageId: Type.String({ pattern: '^[0-9]{1,32}$' }),
-  psid: Type.String({ pattern: '^[0-9]{1,32}$' })
-})
 
 /** The bot's settings per workspace, and handing a conversation to a person or back to the bot. */
 const adminBot: FastifyPluginAsyncTypebox = async (fastify) => {

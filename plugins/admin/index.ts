@@ -4,20 +4,15 @@ import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typ
 import { FacebookFailedError } from '../facebook/errors.js'
 import { subscribePages, unsubscribePage } from '../facebook/page-subscriptions.js'
 import { connectPageUrl } from '../tokens/connect-link.js'
-import { WORKSPACE_PATTERN } from '../tokens/state-token.js'
 import adminBot from './bot.js'
 import adminOutbox from './outbox.js'
+import { PageParams, WorkspaceParams } from './params.js'
 import adminShops from './shops.js'
 
 const InvalidCursorError = createError('MSB_INVALID_CURSOR', 'The cursor is not one this API gave out.', 400)
 const UnauthorizedError = createError('MSB_UNAUTHORIZED', 'A valid bearer token is required.', 401)
 const PageNotFoundError = createError('MSB_PAGE_NOT_FOUND', 'This Page is not connected to this workspace.', 404)
 
-const WorkspaceParams = Type.Object({ workspace: Type.String({ pattern: WORKSPACE_PATTERN }) })
-const PageParams = Type.Object({
-  workspace: Type.String({ pattern: WORKSPACE_PATTERN }),
-  pageId: Type.String({ pattern: '^[0-9]{1,32}$' })
-})
 // Response schemas serialize only the listed fields: a token added to a row can never reach the wire.
 const PageSummary = Type.Object({
   id: Type.String(),

@@ -1,7 +1,7 @@
 import createError from '@fastify/error'
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
 import { deliveryFor } from '../outbox/policy.js'
-import { WORKSPACE_PATTERN } from '../tokens/state-token.js'
+import { ConversationParams, WorkspaceParams } from './params.js'
 
 const NoConversationError = createError('MSB_CONVERSATION_NOT_FOUND', 'This conversation does not exist on this Page.', 404)
 const WindowClosedError = createError('MSB_WINDOW_CLOSED',
@@ -27,19 +27,13 @@ const OutboxPage = Type.Object({
   nextCursor: Type.Union([Type.String(), Type.Null()])
 })
 
-const ConversationParams = Type.Object({
-  workspace: Type.String({ pattern: WORKSPACE_PATTERN }),
-  pageId: Type.String({ pattern: '^[0-9]{1,32}$' }),
-  psid: Type.String({ pattern: '^[0-9]{1,32}$' })
-})
-
 /** The outbox through the admin API: what was sent, and a person's reply (Messenger on). */
 const adminOutbox: FastifyPluginAsyncTypebox = async (fastify) => {
   const { config, store } = fastify
 
   fastify.get('/workspaces/:workspace/outbox', {
     schema: {
-      params: Type.Object({ workspace: Type.String({ pattern: WORKSPACE_PATTERN }) }),
+      params: WorkspaceParams,
       querystring: Type.Object({
         status: Type.Optional(Type.Union(STATUSES.map(status => Type.Literal(status)))),
         limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),

@@ -2,12 +2,11 @@ import createError from '@fastify/error'
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
 import { ShopInvalidError } from '../core/errors.js'
 import { canonicalShop } from '../shopify/shop-name.js'
-import { WORKSPACE_PATTERN } from '../tokens/state-token.js'
+import { WorkspaceParams } from './params.js'
 
 const NoShopError = createError('MSB_SHOP_NOT_FOUND', 'This workspace has no Shopify store.', 404)
 const NotInstalledError = createError('MSB_SHOP_NOT_INSTALLED', 'The app is not installed on this store: the owner installs it first.', 404)
 
-const WorkspaceParams = Type.Object({ workspace: Type.String({ pattern: WORKSPACE_PATTERN }) })
 const nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()])
 // Response schemas serialize only the listed fields: a token added to a row can never reach the wire.
 const ShopSummary = Type.Object({
