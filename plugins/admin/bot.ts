@@ -1,9 +1,7 @@
-import createError from '@fastify/error'
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
 import { takeThreadControl, passThreadControl } from '../facebook/thread-control.js'
+import { NoConversationError } from './errors.js'
 import { ConversationParams, WorkspaceParams } from './params.js'
-
-const NoConversationError = createError('MSB_CONVERSATION_NOT_FOUND', 'This conversation does not exist on this Page.', 404)
 
 const Settings = Type.Object({
   enabled: Type.Boolean(),

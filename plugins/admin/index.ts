@@ -5,11 +5,11 @@ import { FacebookFailedError } from '../facebook/errors.js'
 import { subscribePages, unsubscribePage } from '../facebook/page-subscriptions.js'
 import { connectPageUrl } from '../tokens/connect-link.js'
 import adminBot from './bot.js'
+import { InvalidCursorError } from './errors.js'
 import adminOutbox from './outbox.js'
 import { PageParams, WorkspaceParams } from './params.js'
 import adminShops from './shops.js'
 
-const InvalidCursorError = createError('MSB_INVALID_CURSOR', 'The cursor is not one this API gave out.', 400)
 const UnauthorizedError = createError('MSB_UNAUTHORIZED', 'A valid bearer token is required.', 401)
 const PageNotFoundError = createError('MSB_PAGE_NOT_FOUND', 'This Page is not connected to this workspace.', 404)
 

@@ -1,14 +1,13 @@
 import createError from '@fastify/error'
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
 import { deliveryFor } from '../outbox/policy.js'
+import { InvalidCursorError, NoConversationError } from './errors.js'
 import { ConversationParams, WorkspaceParams } from './params.js'
 
-const NoConversationError = createError('MSB_CONVERSATION_NOT_FOUND', 'This conversation does not exist on this Page.', 404)
 const WindowClosedError = createError('MSB_WINDOW_CLOSED',
   "The customer's last message is too old to reply to: Messenger allows replies for 24 hours (7 days for a person, " +
   'with the human agent permission).', 409)
 const UnreachableError = createError('MSB_UNREACHABLE', 'Messenger says this person cannot be reached any more.', 409)
-const InvalidCursorError = createError('MSB_INVALID_CURSOR', 'The cursor is not one this API gave out.', 400)
 
 const STATUSES = ['queued', 'sending', 'sent', 'failed', 'skipped', 'unknown'] as const
 

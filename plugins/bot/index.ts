@@ -1,9 +1,8 @@
 import fp from 'fastify-plugin'
 import { passThreadControl } from '../facebook/thread-control.js'
+import { STANDARD_WINDOW_MS } from '../outbox/policy.js'
 import type { MessageEvent } from '../store/conversations.js'
 import { answer, type Catalog, DEFAULT_DISCLOSURE } from './answer.js'
-
-const DAY_MS = 24 * 60 * 60 * 1000
 
 /**
  * The bot answers customers: each new customer message (never an echo, a read or an opt-in) on a Page that can
@@ -30,7 +29,8 @@ export default fp(async (fastify) => {
   }
 
   async function reply (message: MessageEvent) {
-    if (Date.now() - message.at.getTime() > DAY_MS) return
+    // Older than the window, no reply is allowed at all (sender actions included).
+    if (Date.now() - message.at.getTime() >= STANDARD_WINDOW_MS) return
     const context = await store.bot.context(message.pageId, message.psid)
     if (context === undefined || !context.canMessage || !context.settings.enabled || context.withHuman) return
     const shop = context.shop
