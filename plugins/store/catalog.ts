@@ -54,18 +54,20 @@ interface MatchedRow {
   variants: Variant[]
 }
 
-const matched = (row: MatchedRow): MatchedProduct => ({
+type HitRow = Pick<MatchedRow, 'id' | 'title' | 'handle' | 'url' | 'image_url' | 'min_price' | 'max_price' | 'currency' | 'variants'>
+
+const hit = (row: HitRow): ProductHit => ({
   id: row.id,
   title: row.title,
   handle: row.handle,
-  description: row.description,
-  vendor: row.vendor,
-  productType: row.product_type,
   url: row.url,
   imageUrl: row.image_url,
   price: { min: row.min_price, max: row.max_price, currency: row.currency },
   variants: row.variants
 })
+
+const matched = (row: MatchedRow): MatchedProduct =>
+  ({ ...hit(row), description: row.description, vendor: row.vendor, productType: row.product_type })
 
 export function createCatalogStore (db: Db) {
   return {
@@ -131,31 +133,13 @@ export function createCatalogStore (db: Db) {
 
     /** Best match first among products with an available variant (at or under `maxPrice` when given). */
     async search (shop: string, query: string, options: { maxPrice?: number, limit: number }): Promise<ProductHit[]> {
-      const rows = await db.query<{
-        id: string,
-        title: string,
-        handle: string,
-        url: string | null,
-        image_url: string | null,
-        min_price: string,
-        max_price: string,
-        currency: string,
-        variants: Variant[]
-      }>(`
+      const rows = await db.query<HitRow>(`
         SELECT id, title, handle, url, image_url, min_price::text, max_price::text, currency, variants FROM products
         WHERE shop = $1 AND lowest_available_price IS NOT NULL AND ($3::numeric IS NULL OR lowest_available_price <= $3)
           AND ($2 = '' OR search @@ websearch_to_tsquery('english', $2))
         ORDER BY CASE WHEN $2 = '' THEN 0 ELSE ts_rank(search, websearch_to_tsquery('english', $2)) END DESC, title, id
         LIMIT $4`, [shop, query, options.maxPrice ?? null, options.limit])
-      return rows.map(row => ({
-        id: row.id,
-        title: row.title,
-        handle: row.handle,
-        url: row.url,
-        imageUrl: row.image_url,
-        price: { min: row.min_price, max: row.max_price, currency: row.currency },
-        variants: row.variants
-      }))
+      return rows.map(hit)
     },
 
     /**
