@@ -54,9 +54,10 @@ const EMBEDDED_SETTINGS = [
  * tokens and customers' messages, and its WAL is written with whatever mode the engine asks for. Existing files
  * are tightened too, so a store made before this rule, or by another umask, is covered.
  */
-export async function restrictToOwner (dir: string): Promise<void> {
+export async function restrictToOwner (dir: string, { contents = true } = {}): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 })
   await chmod(dir, 0o700)
+  if (!contents) return
   for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
     await chmod(join(entry.parentPath, entry.name), entry.isDirectory() ? 0o700 : 0o600)
   }

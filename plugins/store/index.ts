@@ -44,7 +44,10 @@ export interface StoreOptions {
 }
 
 export async function openStore (options: StoreOptions) {
-  if (options.db === undefined && !options.databaseUrl && options.dataDir !== undefined) await restrictToOwner(options.dataDir)
+  // DATA_DIR itself; the store's files are tightened once, by openPglite, after the engine has written its own.
+  if (options.db === undefined && !options.databaseUrl && options.dataDir !== undefined) {
+    await restrictToOwner(options.dataDir, { contents: false })
+  }
   const db = options.db ?? (options.databaseUrl
     ? openPostgres(options.databaseUrl, options.poolSize ?? 10, options.onIdleError ?? (() => {}))
     : await openPglite(options.dataDir === undefined ? undefined : join(options.dataDir, 'pglite')))
