@@ -6,13 +6,12 @@ export function keepRawJsonBodies (fastify: FastifyInstance, bodyLimit: number) 
   fastify.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit }, (_request, body, done) => done(null, body))
 }
 
-/** The body as text when it is JSON; otherwise `NotJson` (a 400). */
-export function jsonText (raw: Buffer, NotJson: new () => Error): string {
+/** The body as text and as the value it parses to, when it is JSON; otherwise `NotJson` (a 400). */
+export function jsonBody (raw: Buffer, NotJson: new () => Error): { text: string, value: unknown } {
   const text = raw.toString('utf8')
   try {
-    JSON.parse(text)
+    return { text, value: JSON.parse(text) }
   } catch {
     throw new NotJson()
   }
-  return text
 }

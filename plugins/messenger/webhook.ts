@@ -1,7 +1,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
 import createError from '@fastify/error'
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
-import { jsonText, keepRawJsonBodies } from '../inbox/webhook-delivery.js'
+import { jsonBody, keepRawJsonBodies } from '../inbox/webhook-delivery.js'
 import { startInboxWorker } from '../inbox/worker.js'
 import { isConversationEvent, messengerEvents, splitDelivery } from './events.js'
 
@@ -64,7 +64,7 @@ const messenger: FastifyPluginAsyncTypebox = async (fastify) => {
     if (!Buffer.isBuffer(raw) || !signatureMatches(config.FACEBOOK_APP_SECRET, raw, request.headers['x-hub-signature-256'])) {
       throw new BadSignatureError()
     }
-    const id = await worker.store(jsonText(raw, NotJsonError))
+    const id = await worker.store(jsonBody(raw, NotJsonError).text)
     request.log.info({ inboxId: id }, 'messenger delivery stored')
     return reply.type('text/plain; charset=utf-8').send('EVENT_RECEIVED')
   })

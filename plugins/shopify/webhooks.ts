@@ -1,6 +1,6 @@
 import createError from '@fastify/error'
 import type { FastifyPluginAsync } from 'fastify'
-import { jsonText, keepRawJsonBodies } from '../inbox/webhook-delivery.js'
+import { jsonBody, keepRawJsonBodies } from '../inbox/webhook-delivery.js'
 import { startInboxWorker } from '../inbox/worker.js'
 import { refreshProduct } from './catalog-sync.js'
 import { webhookHmacMatches } from './hmac.js'
@@ -81,8 +81,8 @@ const shopifyWebhooks: FastifyPluginAsync = async (fastify) => {
     if (!headerValue(topic) || shop === undefined || !headerValue(webhookId)) {
       throw new MissingHeadersError()
     }
-    const body = jsonText(raw, NotJsonError)
-    if (vouchedDelivery(topic, shop, JSON.parse(body)) === undefined) throw new NotVouchedError()
+    const { text: body, value } = jsonBody(raw, NotJsonError)
+    if (vouchedDelivery(topic, shop, value) === undefined) throw new NotVouchedError()
     await worker.store(JSON.stringify({ topic, shop, webhookId, body } satisfies Delivery))
     return reply.type('text/plain; charset=utf-8').send('OK')
   })
