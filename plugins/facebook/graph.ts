@@ -15,7 +15,9 @@ export class GraphError extends Error {
     readonly subcode: number | undefined,
     readonly type: string | undefined,
     readonly fbtraceId: string | undefined,
-    message: string
+    message: string,
+    /** from X-Business-Use-Case-Usage: how long Meta says this business's calls stay throttled */
+    readonly regainAccessSeconds = 0
   ) {
     super(message)
   }
@@ -59,13 +61,33 @@ export interface GraphOptions {
   dispatcher?: Dispatcher
 }
 
-function graphErrorFrom (status: number, parsed: unknown): GraphError | undefined {
+/**
+ * Seconds until Meta lets this business call again, from X-Business-Use-Case-Usage (`{"<id>": [{"type": ...,
+ * "estimated_time_to_regain_access": minutes}]}`); 0 when the header is absent or says nothing usable.
+ */
+export function regainAccessSeconds (header: string | string[] | undefined): number {
+  if (typeof header !== 'string') return 0
+  let usage: unknown
+  try { usage = JSON.parse(header) } catch { return 0 }
+  if (typeof usage !== 'object' || usage === null) return 0
+  let minutes = 0
+  for (const entries of Object.values(usage)) {
+    if (!Array.isArray(entries)) continue
+    for (const entry of entries) {
+      const value = (entry as { estimated_time_to_regain_access?: unknown } | null)?.estimated_time_to_regain_access
+      if (typeof value === 'number' && Number.isFinite(value) && value > minutes) minutes = value
+    }
+  }
+  return Math.min(minutes, 24 * 60) * 60
+}
+
+function graphErrorFrom (status: number, parsed: unknown, usageHeader: string | string[] | undefined): GraphError | undefined {
   const error = (parsed as { error?: Record<string, unknown> } | null)?.error
   if (typeof error !== 'object' || error === null) return undefined
   const num = (value: unknown) => typeof value === 'number' ? value : undefined
   const str = (value: unknown) => typeof value === 'string' ? value : undefined
   return new GraphError(status, num(error.code), num(error.error_subcode), str(error.type), str(error.fbtrace_id),
-    str(error.message) ?? 'Graph error')
+    str(error.message) ?? 'Graph error', regainAccessSeconds(usageHeader))
 }
 
 export function createGraphClient (options: GraphOptions) {
@@ -87,7 +109,7 @@ export function createGraphClient (options: GraphOptions) {
       query.set('access_token', call.token)
       query.set('appsecret_proof', appSecretProof(call.token))
     }
-    const { status, json } = await callUpstream(`${prefix}${path}?${query}`, {
+    const { status, json, headers } = await callUpstream(`${prefix}${path}?${query}`, {
       method,
       dispatcher,
       timeoutMs: options.timeoutMs,
@@ -98,8 +120,9 @@ export function createGraphClient (options: GraphOptions) {
       ...(call.body === undefined ? {} : { body: JSON.stringify(call.body), headers: { 'content-type': 'application/json' } })
     })
     if (json === undefined) throw new GraphBadAnswerError(`Graph answered ${status} with a body that is not JSON`)
-    if (status >= 500) throw graphErrorFrom(status, json) ?? new GraphBadAnswerError(`Graph answered ${status}`)
-    if (status >= 400) throw graphErrorFrom(status, json) ?? new GraphBadAnswerError(`Graph answered ${status} without an error object`)
+    const usage = headers['x-business-use-case-usage']
+    if (status >= 500) throw graphErrorFrom(status, json, usage) ?? new GraphBadAnswerError(`Graph answered ${status}`)
+    if (status >= 400) throw graphErrorFrom(status, json, usage) ?? new GraphBadAnswerError(`Graph answered ${status} without an error object`)
     if (!checkerFor(call.schema).Check(json)) throw new GraphBadAnswerError(`Graph answer to ${path} lacks expected fields`)
     return json as Static<T>
   }

@@ -44,7 +44,7 @@ export function createSendApi (graph: GraphClient, pageToken: (pageId: string) =
       const answer = await graph.post(`/${request.pageId}/messages`, { token, body, schema: Sent })
       return { kind: 'sent', messageId: answer.message_id }
     } catch (err) {
-      if (err instanceof GraphError) return classifySendError(err.status, err.code, err.subcode)
+      if (err instanceof GraphError) return classifySendError(err.status, err.code, err.subcode, err.regainAccessSeconds)
       if (err instanceof GraphBadAnswerError || neverLeft(err)) return { kind: 'retry' }
       return { kind: 'unknown', reason: 'no_answer' }
     }

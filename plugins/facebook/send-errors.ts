@@ -15,7 +15,17 @@ export type SendOutcome =
 const RETRYABLE = new Set([1, 2, 4, 17, 32, 613])
 const RESTRICTED_PAUSE_SECONDS = 3600
 
-export function classifySendError (status: number, code: number | undefined, subcode: number | undefined): SendOutcome {
+/** `regainAccessSeconds`: Meta's estimate (X-Business-Use-Case-Usage) of how long the Page's calls stay throttled. */
+export function classifySendError (
+  status: number, code: number | undefined, subcode: number | undefined, regainAccessSeconds = 0
+): SendOutcome {
+  const outcome = classify(status, code, subcode)
+  // Retrying before Meta lets the business call again only spends attempts: the Page waits instead.
+  if (outcome.kind === 'retry' && regainAccessSeconds > 0) return { kind: 'pause', reason: 'rate_limited', seconds: regainAccessSeconds }
+  return outcome
+}
+
+function classify (status: number, code: number | undefined, subcode: number | undefined): SendOutcome {
   if (code !== undefined && RETRYABLE.has(code)) return { kind: 'retry' }
   if (code === 10 && subcode === 2018278) return { kind: 'failed', reason: 'window_closed' }
   if (code === 551 || (code === 200 && subcode === 1545041)) return { kind: 'unreachable', reason: 'unreachable' }

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { createGraphClient } from '../../../plugins/facebook/graph.js'
+import { createGraphClient, regainAccessSeconds } from '../../../plugins/facebook/graph.js'
 import { createSendApi } from '../../../plugins/facebook/send-api.js'
 import { APP_SECRET, GRAPH, mockGraph } from '../../helper.js'
 
@@ -35,4 +35,15 @@ t.test('no answer after the request may have reached Meta is unknown; a connecti
 t.test('a Page without a token is not called', async t => {
   const { send } = sendApi(t)
   t.same(await send({ ...request, pageId: '43' }), { kind: 'reconnect', reason: 'page_token_missing' })
+})
+
+t.test('X-Business-Use-Case-Usage: a throttled Page pauses for the longest estimate, in minutes', async t => {
+  const { send, pool } = sendApi(t)
+  const usage = JSON.stringify({ 42: [{ type: 'messenger', call_count: 100, estimated_time_to_regain_access: 3 }, { type: 'pages' }] })
+  pool.intercept({ path: messages, method: 'POST' })
+    .reply(400, { error: { message: 'rate', code: 32 } }, { headers: { 'x-business-use-case-usage': usage } })
+  t.same(await send(request), { kind: 'pause', reason: 'rate_limited', seconds: 180 })
+  t.equal(regainAccessSeconds('not json'), 0)
+  t.equal(regainAccessSeconds(JSON.stringify({ 1: [{ estimated_time_to_regain_access: 'soon' }] })), 0)
+  t.equal(regainAccessSeconds(undefined), 0)
 })

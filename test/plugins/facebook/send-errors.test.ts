@@ -23,3 +23,10 @@ const rows: Array<[string, number, number | undefined, number | undefined, Retur
 for (const [name, status, code, subcode, expected] of rows) {
   t.test(name, async t => { t.same(classifySendError(status, code, subcode), expected) })
 }
+
+t.test('a retryable refusal with Meta\'s estimate of when access returns pauses the Page that long', async t => {
+  t.same(classifySendError(400, 613, undefined, 300), { kind: 'pause', reason: 'rate_limited', seconds: 300 })
+  t.same(classifySendError(503, 2, undefined, 60), { kind: 'pause', reason: 'rate_limited', seconds: 60 })
+  t.same(classifySendError(400, 100, undefined, 300), { kind: 'failed', reason: 'meta_error_100' }, 'a final error stays final')
+  t.same(classifySendError(400, 613, undefined, 0), { kind: 'retry' }, 'no estimate: an ordinary retry')
+})
