@@ -1,4 +1,5 @@
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
+import { updateMessengerProfiles } from '../facebook/messenger-profile.js'
 import { takeThreadControl, passThreadControl } from '../facebook/thread-control.js'
 import { NoConversationError } from './errors.js'
 import { ConversationParams, WorkspaceParams } from './params.js'
@@ -19,7 +20,10 @@ const adminBot: FastifyPluginAsyncTypebox = async (fastify) => {
 
   const putSchema = { params: WorkspaceParams, body: Settings, response: { 200: Settings } }
   fastify.put('/workspaces/:workspace/bot', { schema: putSchema }, async (request) => {
-    await store.bot.saveSettings(request.params.workspace, request.body)
+    const { workspace } = request.params
+    await store.bot.saveSettings(workspace, request.body)
+    // The welcome screen follows the greeting; not awaited, a slow Graph is no reason to hold the answer.
+    updateMessengerProfiles(graph, store, request.log, workspace).catch(err => request.log.warn({ err }, 'Messenger Profiles not set'))
     return request.body
   })
 

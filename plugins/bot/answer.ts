@@ -1,6 +1,7 @@
+import { truncate } from '../core/plain-text.js'
 import type { BotContext } from '../store/bot.js'
 import type { MatchedProduct } from '../store/catalog.js'
-import { carousel, formatPrice, LIMITS, type QuickReply, TALK_TO_A_PERSON, truncate, withQuickReplies } from './reply.js'
+import { carousel, formatPrice, LIMITS, type QuickReply, TALK_TO_A_PERSON, withQuickReplies } from './reply.js'
 import { type Question, understand } from './understand.js'
 
 export const DEFAULT_DISCLOSURE = "You're chatting with an automated assistant. Reply 'human' at any time to reach a person."

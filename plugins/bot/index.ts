@@ -1,5 +1,4 @@
 import fp from 'fastify-plugin'
-import { passThreadControl } from '../facebook/thread-control.js'
 import { STANDARD_WINDOW_MS } from '../outbox/policy.js'
 import type { MessageEvent } from '../store/conversations.js'
 import { answer, type Catalog, DEFAULT_DISCLOSURE } from './answer.js'
@@ -10,29 +9,15 @@ import { answer, type Catalog, DEFAULT_DISCLOSURE } from './answer.js'
  * by the message they answer, so a message processed again is not answered twice.
  */
 export default fp(async (fastify) => {
-  const { store, outbox, graph, log } = fastify
+  const { store, outbox, log } = fastify
   const disclosure = DEFAULT_DISCLOSURE
-  const handovers = new Map<string, { pageId: string, psid: string }>()
-
-  outbox.sent.on('sent', id => {
-    const handover = handovers.get(id)
-    if (handover === undefined) return
-    handovers.delete(id)
-    // The notice went out first: once the Page Inbox has the conversation, this app could not send it.
-    passToPerson(handover.pageId, handover.psid).catch(err => log.warn({ err }, 'thread control not passed to the Page Inbox'))
-  })
-
-  async function passToPerson (pageId: string, psid: string) {
-    const token = await store.pages.tokenOf(pageId)
-    if (token === undefined) return
-    await passThreadControl(graph, token, pageId, psid, 'The customer asked for a person.')
-  }
 
   async function reply (message: MessageEvent) {
     // Older than the window, no reply is allowed at all (sender actions included).
     if (Date.now() - message.at.getTime() >= STANDARD_WINDOW_MS) return
     const context = await store.bot.context(message.pageId, message.psid)
     if (context === undefined || !context.canMessage || !context.settings.enabled || context.withHuman) return
+    await outbox.acknowledge(message.pageId, message.psid)
     const shop = context.shop
     const catalog: Catalog | undefined = shop === null
       ? undefined
@@ -51,10 +36,20 @@ export default fp(async (fastify) => {
     if (decided.optedOut !== undefined) await store.bot.setOptedOut(message.pageId, message.psid, decided.optedOut)
     if (decided.handover === true) await store.bot.setWithHuman(message.pageId, message.psid, true)
     for (const [index, body] of messages.entries()) {
-      const queued = await outbox.enqueue({
-        dedupeKey: `reply:${message.mid}:${index}`, pageId: message.pageId, psid: message.psid, source: 'bot', message: body
+      const { pageId, psid } = message
+      await outbox.enqueue({ dedupeKey: `reply:${message.mid}:${index}`, pageId, psid, source: 'bot', message: body })
+    }
+    if (decided.handover === true) {
+      // Queued behind the notice, so whichever replica sends it passes the conversation after it: once the Page
+      // Inbox has the conversation, this app could not send the notice.
+      await outbox.enqueue({
+        dedupeKey: `reply:${message.mid}:handover`,
+        pageId: message.pageId,
+        psid: message.psid,
+        source: 'bot',
+        action: 'pass_thread_control',
+        message: { metadata: 'The customer asked for a person.' }
       })
-      if (decided.handover === true && index === messages.length - 1 && queued.created) handovers.set(queued.id, message)
     }
   }
 
@@ -68,4 +63,4 @@ export default fp(async (fastify) => {
     if (message.direction !== 'in' || !message.fromCustomer || message.standby === true) return
     reply(message).catch(err => log.warn({ err, pageId: message.pageId }, 'the bot could not answer'))
   })
-}, { name: 'bot', dependencies: ['store', 'outbox', 'graph'], fastify: '5.x' })
+}, { name: 'bot', dependencies: ['store', 'outbox'], fastify: '5.x' })

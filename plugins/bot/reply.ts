@@ -1,16 +1,8 @@
+import { truncate } from '../core/plain-text.js'
 import type { MatchedProduct } from '../store/catalog.js'
 
 /** Meta's limits for the generic template and quick replies (Messenger Platform docs, 2026). */
 export const LIMITS = { elements: 10, title: 80, subtitle: 80, buttons: 3, quickReplies: 13, quickReplyTitle: 20, text: 2000 }
-
-const graphemes = new Intl.Segmenter('en', { granularity: 'grapheme' })
-
-/** At most `max` characters as a person counts them: never half an emoji or a letter without its accent. */
-export function truncate (text: string, max: number): string {
-  const parts = [...graphemes.segment(text)].map(part => part.segment)
-  if (parts.length <= max) return text
-  return parts.slice(0, max - 1).join('').trimEnd() + '…'
-}
 
 export function formatPrice (amount: string, currency: string): string {
   try {

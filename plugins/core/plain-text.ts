@@ -12,3 +12,12 @@ const CONTROLS_BUT_LINES = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e
 export function plainText (value: string, { keepLines = false } = {}): string {
   return value.toWellFormed().replace(keepLines ? CONTROLS_BUT_LINES : CONTROLS, '')
 }
+
+const graphemes = new Intl.Segmenter('en', { granularity: 'grapheme' })
+
+/** At most `max` characters as a person counts them: never half an emoji or a letter without its accent. */
+export function truncate (text: string, max: number): string {
+  const parts = [...graphemes.segment(text)].map(part => part.segment)
+  if (parts.length <= max) return text
+  return parts.slice(0, max - 1).join('').trimEnd() + '…'
+}

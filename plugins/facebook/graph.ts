@@ -122,7 +122,9 @@ export function createGraphClient (options: GraphOptions) {
     if (json === undefined) throw new GraphBadAnswerError(`Graph answered ${status} with a body that is not JSON`)
     const usage = headers['x-business-use-case-usage']
     if (status >= 500) throw graphErrorFrom(status, json, usage) ?? new GraphBadAnswerError(`Graph answered ${status}`)
-    if (status >= 400) throw graphErrorFrom(status, json, usage) ?? new GraphBadAnswerError(`Graph answered ${status} without an error object`)
+    if (status >= 400) {
+      throw graphErrorFrom(status, json, usage) ?? new GraphBadAnswerError(`Graph answered ${status} without an error object`)
+    }
     if (!checkerFor(call.schema).Check(json)) throw new GraphBadAnswerError(`Graph answer to ${path} lacks expected fields`)
     return json as Static<T>
   }

@@ -5,6 +5,7 @@ import { connectPageUrl, verifyConnectLink } from '../tokens/connect-link.js'
 import { callbackClaims } from '../tokens/state-token.js'
 import { BrowserMismatchError, InvalidStateError, LoginCancelledError } from './errors.js'
 import { fetchConnection } from './fetch-connection.js'
+import { updateMessengerProfiles } from './messenger-profile.js'
 import { subscribePages } from './page-subscriptions.js'
 
 const LoginQuery = Type.Object({
@@ -64,6 +65,12 @@ const facebookOauth: FastifyPluginAsyncTypebox = async (fastify) => {
     const subscribed = messengerOn
       ? await subscribePages(graph, store, request.log, connectedHere.filter(page => page.canMessage), deadline)
       : undefined
+    if (messengerOn) {
+      // Not awaited: the welcome screen is no reason to keep the owner waiting, nor to fail their connection.
+      const canMessage = connectedHere.filter(page => page.canMessage).map(page => page.id)
+      updateMessengerProfiles(graph, store, request.log, workspace, canMessage)
+        .catch(err => request.log.warn({ err }, 'Messenger Profiles not set'))
+    }
     for (const page of moved) {
       request.log.info({ pageId: page.id, fromWorkspace: page.fromWorkspace, toWorkspace: claims.workspace },
         'page moved to another workspace')

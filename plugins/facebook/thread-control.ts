@@ -6,13 +6,15 @@ export const PAGE_INBOX_APP_ID = 263902037430900
 
 const Success = Type.Object({ success: Type.Boolean() })
 
+/** The body of `POST /{page-id}/pass_thread_control` that gives the conversation to the Page Inbox. */
+export const toPageInbox = (psid: string, metadata: string) =>
+  ({ recipient: { id: psid }, target_app_id: PAGE_INBOX_APP_ID, metadata: metadata.slice(0, 1000) })
+
 /** Gives the conversation to the Page Inbox (a person answers there); the bot sends nothing until it is back. */
 export async function passThreadControl (
   graph: GraphClient, token: string, pageId: string, psid: string, metadata: string
 ): Promise<boolean> {
-  const answer = await graph.post(`/${pageId}/pass_thread_control`, {
-    token, schema: Success, body: { recipient: { id: psid }, target_app_id: PAGE_INBOX_APP_ID, metadata: metadata.slice(0, 1000) }
-  })
+  const answer = await graph.post(`/${pageId}/pass_thread_control`, { token, schema: Success, body: toPageInbox(psid, metadata) })
   return answer.success
 }
 

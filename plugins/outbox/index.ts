@@ -7,9 +7,16 @@ import { startSender } from './sender.js'
 export interface Outbox {
   /** Stores a message to send (once per dedupe key) and wakes the sender. */
   enqueue (input: OutboxInput): Promise<{ id: string, status: OutboxStatus, created: boolean }>
-  /** Announces each row this process sent, by its id (what must follow a message, a handover say, listens here). */
+  /**
+   * `mark_seen` then `typing_on` to the customer, best effort and briefly: a failure or a slow answer never holds a
+   * reply back. Not stored: a sender action lost in a crash costs nothing, and one shown twice is harmless.
+   */
+  acknowledge (pageId: string, psid: string): Promise<void>
+  /** Announces each row this process sent, by its id. */
   sent: EventEmitter<{ sent: [id: string] }>
 }
+
+const ACKNOWLEDGE_WITHIN_MS = 1000
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -28,9 +35,11 @@ function describeSent (message: Record<string, unknown>): string {
 export default fp(async (fastify) => {
   const { config, store, graph } = fastify
   const sent = new EventEmitter<{ sent: [id: string] }>()
+  const send = createSendApi(graph, pageId => store.pages.tokenOf(pageId))
   const sender = startSender({
     outbox: store.outbox,
-    send: createSendApi(graph, pageId => store.pages.tokenOf(pageId)),
+    send,
+    passThreadControl: send.passThreadControl,
     recordSent: (row, messageId, at) => { sent.emit('sent', row.id); return recordSentMessage(row, messageId, at) },
     markNeedsReconnect: pageId => store.pages.markNeedsReconnect(pageId),
     log: fastify.log,
@@ -51,6 +60,14 @@ export default fp(async (fastify) => {
   }
   fastify.decorate('outbox', {
     sent,
+    async acknowledge (pageId, psid) {
+      const signal = AbortSignal.timeout(ACKNOWLEDGE_WITHIN_MS)
+      try {
+        if (await send.senderAction(pageId, psid, 'mark_seen', signal)) await send.senderAction(pageId, psid, 'typing_on', signal)
+      } catch (err) {
+        fastify.log.debug({ err, pageId }, 'sender action not sent')
+      }
+    },
     async enqueue (input) {
       const queued = await store.outbox.enqueue(input)
       sender.wake()

@@ -1,12 +1,15 @@
+import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import { startPollLoop } from '../core/poll-loop.js'
-import type { SendApi } from '../facebook/send-api.js'
+import type { SendApi, SendResult } from '../facebook/send-api.js'
 import type { ClaimedMessage, OutboxStore } from '../store/outbox.js'
-import { deliveryFor } from './policy.js'
+import { type Delivery, deliveryFor } from './policy.js'
 
 export interface SenderOptions {
   outbox: OutboxStore
   send: SendApi
+  /** gives the conversation to the Page Inbox; classified like a send */
+  passThreadControl: (pageId: string, psid: string, metadata: string) => Promise<SendResult>
   /** joins a sent message to its conversation */
   recordSent: (message: ClaimedMessage, messageId: string, at: Date) => Promise<void>
   markNeedsReconnect: (pageId: string) => Promise<void>
@@ -17,6 +20,8 @@ export interface SenderOptions {
   batch?: number
   idleMs?: number
   leaseSeconds?: number
+  /** how long this sender holds the Pages it sends for without renewing */
+  pageLeaseSeconds?: number
   now?: () => number
 }
 
@@ -26,8 +31,11 @@ export interface SenderOptions {
  * no answer. Pages are sent for side by side, each at most `ratePerPage` messages a second.
  */
 export function startSender (options: SenderOptions) {
-  const { outbox, send, log, humanAgent, batch = 50, idleMs = 500, leaseSeconds = 60, now = Date.now } = options
+  const { outbox, send, log, humanAgent, batch = 50, idleMs = 500, leaseSeconds = 60, pageLeaseSeconds = 15, now = Date.now } = options
+  const senderId = randomUUID()
   const spacingMs = 1000 / options.ratePerPage
+  // At most two seconds' worth of a Page per pass, so its lease is renewed long before it runs out.
+  const perPage = Math.max(1, Math.ceil(options.ratePerPage * 2))
   const nextSlot = new Map<string, number>()
 
   async function waitForSlot (pageId: string): Promise<void> {
@@ -37,14 +45,25 @@ export function startSender (options: SenderOptions) {
     if (wait > 0) await new Promise(resolve => setTimeout(resolve, wait))
   }
 
+  async function handOver (row: ClaimedMessage): Promise<SendResult> {
+    await waitForSlot(row.pageId)
+    const metadata = typeof row.message.metadata === 'string' ? row.message.metadata : ''
+    return options.passThreadControl(row.pageId, row.psid, metadata)
+  }
+
   async function deliver (row: ClaimedMessage): Promise<void> {
+    if (row.action === 'pass_thread_control') return settle(row, await handOver(row), undefined)
     if (row.unreachable) return outbox.finish(row.id, 'skipped', 'unreachable')
     const decided = deliveryFor(row.source, row.lastCustomerMessageAt, now(), humanAgent)
     if ('skip' in decided) return outbox.finish(row.id, 'skipped', decided.skip)
     await waitForSlot(row.pageId)
-    const result = await send({ pageId: row.pageId, psid: row.psid, message: row.message, ...decided })
+    return settle(row, await send({ pageId: row.pageId, psid: row.psid, message: row.message, ...decided }), decided)
+  }
+
+  async function settle (row: ClaimedMessage, result: SendResult, decided: Exclude<Delivery, { skip: unknown }> | undefined) {
     switch (result.kind) {
       case 'sent':
+        if (decided === undefined) return outbox.sent(row.id, null, null, null)
         await outbox.sent(row.id, result.messageId, decided.messagingType, 'tag' in decided ? decided.tag : null)
         await options.recordSent(row, result.messageId, new Date(now()))
         return
@@ -70,7 +89,7 @@ export function startSender (options: SenderOptions) {
 
   async function drain (): Promise<number> {
     await outbox.expireLeases()
-    const rows = await outbox.claim(batch, leaseSeconds)
+    const rows = await outbox.claim(senderId, { limit: batch, perPage, leaseSeconds, pageLeaseSeconds })
     const byPage = new Map<string, ClaimedMessage[]>()
     for (const row of rows) byPage.set(row.pageId, [...byPage.get(row.pageId) ?? [], row])
     await Promise.all([...byPage.values()].map(async pageRows => {
@@ -82,7 +101,7 @@ export function startSender (options: SenderOptions) {
   }
 
   const loop = startPollLoop({
-    pass: async () => await drain() === batch,
+    pass: async () => await drain() > 0,
     idleMs,
     onError: err => log.warn({ err }, 'outbox pass failed'),
     start: () => outbox.endDeadLeases()
@@ -91,6 +110,10 @@ export function startSender (options: SenderOptions) {
   return {
     /** Something was queued: send it now rather than at the next idle tick. */
     wake: () => loop.wake(),
-    stop: () => loop.stop()
+    async stop () {
+      await loop.stop()
+      await outbox.releasePages(senderId)
+        .catch(err => log.warn({ err }, 'Pages not released: another replica takes them when the lease ends'))
+    }
   }
 }

@@ -264,6 +264,20 @@ export const MIGRATIONS: ReadonlyArray<{ version: number, sql: string }> = [
       ALTER TABLE conversations ADD COLUMN opted_out boolean NOT NULL DEFAULT false;
       ALTER TABLE conversations ADD COLUMN disclosed boolean NOT NULL DEFAULT false;
     `
+  },
+  {
+    version: 16,
+    // The outbox also carries a conversation's hand-over to the Page Inbox, so it follows the notice on any replica.
+    // One sender at a time holds a Page (a lease), so the Page's rate holds for the whole deployment. A Page keeps the
+    // webhook fields it was last subscribed with (older Pages are subscribed again with new ones), and a user what
+    // they granted (NULL: connected before this was kept).
+    sql: `
+      ALTER TABLE outbox ADD COLUMN action text NOT NULL DEFAULT 'message' CHECK (action IN ('message', 'pass_thread_control'));
+      ALTER TABLE pages ADD COLUMN sender_id text;
+      ALTER TABLE pages ADD COLUMN sender_lease_until timestamptz;
+      ALTER TABLE pages ADD COLUMN subscribed_fields text;
+      ALTER TABLE facebook_users ADD COLUMN granted_permissions jsonb;
+    `
   }
 ]
 

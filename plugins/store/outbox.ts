@@ -2,6 +2,8 @@ import type { Db } from './db.js'
 
 export type OutboxSource = 'bot' | 'human' | 'campaign'
 export type OutboxStatus = 'queued' | 'sending' | 'sent' | 'failed' | 'skipped' | 'unknown'
+/** a message, or the conversation's hand-over to the Page Inbox (queued after the notice that announces it) */
+export type OutboxAction = 'message' | 'pass_thread_control'
 
 export interface OutboxInput {
   /** makes queueing idempotent: the same key is the same message (a reply is keyed by the message it answers) */
@@ -9,8 +11,9 @@ export interface OutboxInput {
   pageId: string
   psid: string
   source: OutboxSource
-  /** the Send API's `message` object */
+  /** the Send API's `message` object (for a hand-over: `{ metadata }`) */
   message: Record<string, unknown>
+  action?: OutboxAction
 }
 
 /** A row claimed for sending, with what the policy needs to decide again right before the call. */
@@ -19,6 +22,7 @@ export interface ClaimedMessage {
   pageId: string
   psid: string
   source: OutboxSource
+  action: OutboxAction
   message: Record<string, unknown>
   attempts: number
   lastCustomerMessageAt: Date | null
@@ -52,9 +56,9 @@ export function createOutboxStore (db: Db) {
     /** Queues a message once per key; a key seen before returns the row it made. */
     async enqueue (input: OutboxInput): Promise<{ id: string, status: OutboxStatus, created: boolean }> {
       const [created] = await db.query<{ id: string, status: OutboxStatus }>(`
-        INSERT INTO outbox (dedupe_key, page_id, psid, source, message) VALUES ($1, $2, $3, $4, $5)
+        INSERT INTO outbox (dedupe_key, page_id, psid, source, message, action) VALUES ($1, $2, $3, $4, $5, $6)
         ON CONFLICT (dedupe_key) DO NOTHING RETURNING id::text AS id, status`,
-      [input.dedupeKey, input.pageId, input.psid, input.source, JSON.stringify(input.message)])
+      [input.dedupeKey, input.pageId, input.psid, input.source, JSON.stringify(input.message), input.action ?? 'message'])
       if (created !== undefined) return { ...created, created: true }
       const [existing] = await db.query<{ id: string, status: OutboxStatus }>(
         'SELECT id::text AS id, status FROM outbox WHERE dedupe_key = $1', [input.dedupeKey])
@@ -62,47 +66,65 @@ export function createOutboxStore (db: Db) {
     },
 
     /**
-     * Leases due rows, at most one per conversation and only its oldest unfinished one (so a customer gets messages
-     * in the order they were queued), from Pages that are connected and not paused. SKIP LOCKED lets replicas share
-     * the outbox without claiming a row twice.
+     * Leases due rows for `sender`: first the Pages it may send for (one sender at a time holds a Page, so the Page's
+     * rate holds across replicas), then at most `perPage` rows of each, at most one per conversation and only its
+     * oldest unfinished one (a customer gets messages in the order they were queued), from Pages that are connected
+     * and not paused. SKIP LOCKED keeps a row from being claimed twice while a Page's lease changes hands.
      */
-    async claim (limit: number, leaseSeconds: number): Promise<ClaimedMessage[]> {
+    async claim (sender: string, options: { limit: number, perPage: number, leaseSeconds: number, pageLeaseSeconds: number }):
+    Promise<ClaimedMessage[]> {
+      await db.query(`
+        UPDATE pages SET sender_id = $1, sender_lease_until = now() + make_interval(secs => $2)
+        WHERE status = 'connected' AND (sender_id = $1 OR sender_lease_until IS NULL OR sender_lease_until < now())
+          AND EXISTS (SELECT 1 FROM outbox o WHERE o.page_id = pages.id AND o.status = 'queued' AND o.next_attempt_at <= now())`,
+      [sender, options.pageLeaseSeconds])
       const rows = await db.query<{
         id: string,
         page_id: string,
         psid: string,
         source: OutboxSource,
+        action: OutboxAction,
         message: Record<string, unknown>,
         attempts: number,
         last_customer_message_at: Date | null,
         unreachable: boolean | null
       }>(`
-        WITH claimed AS (
+        WITH due AS (
+          SELECT o.id, row_number() OVER (PARTITION BY o.page_id ORDER BY o.next_attempt_at, o.id) AS place
+          FROM outbox o JOIN pages p ON p.id = o.page_id
+          WHERE o.status = 'queued' AND o.next_attempt_at <= now() AND p.status = 'connected'
+            AND p.sender_id = $3 AND p.sender_lease_until > now()
+            AND (p.sends_paused_until IS NULL OR p.sends_paused_until <= now())
+            AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.page_id = o.page_id AND e.psid = o.psid AND e.id < o.id
+              AND e.status IN ('queued', 'sending'))
+        ), claimed AS (
           UPDATE outbox SET status = 'sending', attempts = attempts + 1, lease_until = now() + make_interval(secs => $2)
           WHERE id IN (
-            SELECT o.id FROM outbox o JOIN pages p ON p.id = o.page_id
-            WHERE o.status = 'queued' AND o.next_attempt_at <= now() AND p.status = 'connected'
-              AND (p.sends_paused_until IS NULL OR p.sends_paused_until <= now())
-              AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.page_id = o.page_id AND e.psid = o.psid AND e.id < o.id
-                AND e.status IN ('queued', 'sending'))
-            ORDER BY o.next_attempt_at, o.id LIMIT $1 FOR UPDATE OF o SKIP LOCKED
+            SELECT o.id FROM outbox o WHERE o.id IN (SELECT id FROM due WHERE place <= $4) AND o.status = 'queued'
+            ORDER BY o.next_attempt_at, o.id LIMIT $1 FOR UPDATE SKIP LOCKED
           )
-          RETURNING id, page_id, psid, source, message, attempts
+          RETURNING id, page_id, psid, source, action, message, attempts
         )
-        SELECT claimed.id::text AS id, claimed.page_id, claimed.psid, claimed.source, claimed.message, claimed.attempts,
-          c.last_customer_message_at, c.unreachable
+        SELECT claimed.id::text AS id, claimed.page_id, claimed.psid, claimed.source, claimed.action, claimed.message,
+          claimed.attempts, c.last_customer_message_at, c.unreachable
         FROM claimed LEFT JOIN conversations c ON c.page_id = claimed.page_id AND c.psid = claimed.psid
-        ORDER BY claimed.id`, [limit, leaseSeconds])
+        ORDER BY claimed.id`, [options.limit, options.leaseSeconds, sender, options.perPage])
       return rows.map(row => ({
         id: row.id,
         pageId: row.page_id,
         psid: row.psid,
         source: row.source,
+        action: row.action,
         message: row.message,
         attempts: row.attempts,
         lastCustomerMessageAt: row.last_customer_message_at === null ? null : new Date(row.last_customer_message_at),
         unreachable: row.unreachable === true
       }))
+    },
+
+    /** A sender stopping lets go of its Pages, so another replica sends for them without waiting out the lease. */
+    async releasePages (sender: string): Promise<void> {
+      await db.query('UPDATE pages SET sender_id = NULL, sender_lease_until = NULL WHERE sender_id = $1', [sender])
     },
 
     /** Rows whose sender stopped answering (its lease ran out): their call may have reached Meta, so never again. */
@@ -118,7 +140,8 @@ export function createOutboxStore (db: Db) {
       await db.query("UPDATE outbox SET status = 'unknown', error = 'no_answer', lease_until = NULL WHERE status = 'sending'")
     },
 
-    async sent (id: string, messageId: string, messagingType: string, tag: string | null): Promise<void> {
+    /** Meta took it: a message with its id and how it was sent; a hand-over with neither. */
+    async sent (id: string, messageId: string | null, messagingType: string | null, tag: string | null): Promise<void> {
       await db.query(`UPDATE outbox SET status = 'sent', message_id = $2, messaging_type = $3, tag = $4, sent_at = now(),
         lease_until = NULL, error = NULL WHERE id = $1::bigint`, [id, messageId, messagingType, tag])
     },
@@ -166,7 +189,8 @@ export function createOutboxStore (db: Db) {
       }>(`
         SELECT o.id::text AS id, o.page_id, o.psid, o.source, o.status, o.error, o.created_at, o.sent_at, o.message_id
         FROM outbox o JOIN pages p ON p.id = o.page_id
-        WHERE p.workspace_id = $1 AND ($2::text IS NULL OR o.status = $2) AND ($3::bigint IS NULL OR o.id < $3::bigint)
+        WHERE p.workspace_id = $1 AND o.action = 'message' AND ($2::text IS NULL OR o.status = $2)
+          AND ($3::bigint IS NULL OR o.id < $3::bigint)
         ORDER BY o.id DESC LIMIT $4`, [workspace, options.status ?? null, options.before ?? null, options.limit])
       return rows.map(row => ({
         id: row.id,

@@ -33,10 +33,16 @@ await app.store.catalog.upsert(SHOP, [
 ], new Date())
 
 const calls: Array<{ path: string, body: Record<string, unknown> }> = []
+/** a customer whose sender actions Meta refuses */
+const SLOW_TO_SEE = '8090'
 let messageIds = 0
 agent.get(GRAPH).intercept({ path: p => p.startsWith(`/v26.0/${PAGE}/`), method: 'POST' }).reply(options => {
   const path = options.path.split('?')[0]!.replace(`/v26.0/${PAGE}/`, '')
-  calls.push({ path, body: JSON.parse(String(options.body)) })
+  const body = JSON.parse(String(options.body)) as Record<string, unknown>
+  calls.push({ path, body })
+  if (body.sender_action !== undefined && to(SLOW_TO_SEE)({ path, body })) {
+    return { statusCode: 500, data: JSON.stringify({ error: { message: 'sender actions are down', code: 2 } }) }
+  }
   return { statusCode: 200, data: JSON.stringify(path === 'messages' ? { recipient_id: 'x', message_id: `m_bot_${++messageIds}` } : { success: true }) }
 }).persist()
 
@@ -47,18 +53,19 @@ async function customerSays (psid: string, text: string, extra: Record<string, u
   if (status !== 200) throw new Error(`webhook answered ${status}`)
   return mid
 }
+const to = (psid: string) => (call: typeof calls[number]) => (call.body.recipient as { id?: string } | undefined)?.id === psid
+/** The messages (not sender actions) sent to `psid`, once there are `count` of them or after 4 s. */
 async function sentTo (psid: string, count: number) {
-  for (let i = 0; i < 200; i++) {
-    const mine = calls.filter(call => call.path === 'messages' && (call.body.recipient as { id?: string } | undefined)?.id === psid)
-    if (mine.length >= count) return mine
-    await sleep(20)
-  }
-  return calls.filter(call => call.path === 'messages' && (call.body.recipient as { id?: string } | undefined)?.id === psid)
+  const mine = () => calls.filter(call => call.path === 'messages' && call.body.sender_action === undefined && to(psid)(call))
+  for (let i = 0; i < 200 && mine().length < count; i++) await sleep(20)
+  return mine()
 }
 
 t.test('a question gets a short text (with the disclosure, first time) and a carousel of matching products', async t => {
   await customerSays('8001', 'do you have red running shoes under $50?')
   const [intro, cards] = await sentTo('8001', 2)
+  t.same(calls.filter(to('8001')).slice(0, 3).map(call => call.body.sender_action ?? 'message'), ['mark_seen', 'typing_on', 'message'],
+    'the customer sees the message read and the bot typing before the reply')
   t.match(intro!.body, { messaging_type: 'RESPONSE', message: { text: /^You're chatting with an automated assistant\./ } })
   t.match((intro!.body.message as { text: string }).text, 'Here is 1 product for "red running shoes" under €50.00:')
   type Template = { attachment: { payload: { template_type: string, elements: Array<Record<string, unknown>> } } }
@@ -119,6 +126,20 @@ t.test('"stop" opts out of promotions and is confirmed; "start" opts back in', a
   t.same(await db.query("SELECT opted_out FROM conversations WHERE psid = '8004'"), [{ opted_out: false }])
 })
 
+t.test('sender actions are best effort: refused, the reply still goes out', async t => {
+  await customerSays(SLOW_TO_SEE, 'scarf')
+  t.equal((await sentTo(SLOW_TO_SEE, 2)).length, 2)
+  t.ok(calls.some(call => call.body.sender_action === 'mark_seen' && to(SLOW_TO_SEE)(call)))
+})
+
+t.test('a message more than 24 hours old gets no Send API call at all, sender actions included', async t => {
+  const at = Date.now() - 25 * 3_600_000
+  await deliverEntry({ messaging: [{ sender: { id: '8091' }, recipient: { id: PAGE }, timestamp: at, message: { mid: 'm_old_1', text: 'scarf' } }] })
+  for (let i = 0; i < 100 && (await db.query("SELECT 1 FROM messages WHERE mid = 'm_old_1'")).length === 0; i++) await sleep(20)
+  await sleep(200)
+  t.same(calls.filter(to('8091')), [])
+})
+
 t.test('a bot turned off answers nothing', async t => {
   await app.store.bot.saveSettings('bot-ws', { enabled: false, greeting: null, maxProducts: 5 })
   t.teardown(() => app.store.bot.saveSettings('bot-ws', { enabled: true, greeting: null, maxProducts: 5 }))
@@ -137,6 +158,19 @@ t.test('the bot\'s settings: defaults, PUT validated, GET as saved', async t => 
   }
   t.equal((await put({ enabled: false, greeting: 'Welcome!', maxProducts: 3 })).statusCode, 200)
   t.same((await app.inject({ url: '/admin/workspaces/set-bot-ws/bot', headers: auth })).json(), { enabled: false, greeting: 'Welcome!', maxProducts: 3 })
+})
+
+t.test('a new greeting reaches the welcome screens of the workspace\'s Pages (Messenger Profile)', async t => {
+  const profiles: Array<Record<string, unknown>> = []
+  agent.get(GRAPH).intercept({ method: 'POST', path: p => p.startsWith('/v26.0/me/messenger_profile?') }).reply(options => {
+    profiles.push(JSON.parse(String(options.body)))
+    return { statusCode: 200, data: JSON.stringify({ result: 'success' }) }
+  })
+  const put = await app.inject({ method: 'PUT', url: '/admin/workspaces/bot-ws/bot', headers: auth, payload: { enabled: true, greeting: 'Hi there, shopper!', maxProducts: 5 } })
+  t.teardown(() => app.store.bot.saveSettings('bot-ws', { enabled: true, greeting: null, maxProducts: 5 }))
+  t.equal(put.statusCode, 200)
+  for (let i = 0; i < 100 && profiles.length === 0; i++) await sleep(20)
+  t.same(profiles, [{ get_started: { payload: 'GET_STARTED' }, greeting: [{ locale: 'default', text: 'Hi there, shopper!' }] }])
 })
 
 t.test('handed back from the admin API, the bot answers again and says again that it is a bot; the flags show', async t => {

@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import t from 'tap'
 import { answer, type Catalog } from '../../../plugins/bot/answer.js'
-import { truncate } from '../../../plugins/bot/reply.js'
+import { truncate } from '../../../plugins/core/plain-text.js'
 import type { BotContext } from '../../../plugins/store/bot.js'
 
 t.test('truncate counts what a person sees: never half an emoji or a letter without its accent', async t => {

@@ -26,11 +26,19 @@ const row = async (id: string) => (await db.query<Row>(
   'SELECT status, error, message_id, messaging_type, tag, attempts FROM outbox WHERE id = $1::bigint', [id]))[0]!
 
 /** A sender whose Send API answers from `answer`, recording every call; stopped when `t` ends. */
-function sender (t: Test, answer: (request: SendRequest) => SendResult, options: { humanAgent?: boolean, ratePerPage?: number } = {}) {
+function sender (
+  t: Test, answer: (request: SendRequest) => SendResult,
+  options: { humanAgent?: boolean, ratePerPage?: number, handOver?: () => SendResult } = {}
+) {
   const calls: Array<SendRequest & { at: number }> = []
+  const handOvers: Array<{ pageId: string, psid: string, metadata: string }> = []
   const running = startSender({
     outbox: store.outbox,
     send: async request => { calls.push({ ...request, at: Date.now() }); return answer(request) },
+    passThreadControl: async (pageId, psid, metadata) => {
+      handOvers.push({ pageId, psid, metadata })
+      return options.handOver?.() ?? { kind: 'sent', messageId: '' }
+    },
     recordSent: (claimed, messageId, at) => store.conversations.recordSent({
       kind: 'message', pageId: claimed.pageId, psid: claimed.psid, mid: messageId, direction: 'out', text: String(claimed.message.text), at, fromCustomer: false
     }),
@@ -41,7 +49,7 @@ function sender (t: Test, answer: (request: SendRequest) => SendResult, options:
     idleMs: 20
   })
   t.teardown(() => running.stop())
-  return { calls, wake: running.wake }
+  return { calls, handOvers, wake: running.wake, stop: running.stop }
 }
 
 /** The row once it is in one of `statuses` after at least one attempt (or with none, for a row skipped before). */
@@ -142,4 +150,33 @@ t.test('after a crash: a message that was being sent is unknown, never sent agai
   t.match(await settled(waiting.id, 'sent'), { message_id: 'm_after_restart' })
   t.match(await row(inFlight.id), { status: 'unknown', error: 'no_answer' })
   t.same(calls.map(call => call.message.text), ['never tried'])
+})
+
+t.test('a hand-over is passed after the notice before it, and settles like a send', async t => {
+  let handOverAnswer: SendResult = { kind: 'sent', messageId: '' }
+  const { calls, handOvers } = sender(t, () => ({ kind: 'sent', messageId: `m_ho_${calls.length}` }), { handOver: () => handOverAnswer })
+  const psid = await conversation('801')
+  const notice = await queue('801', psid, 'a person will answer')
+  const handOver = await store.outbox.enqueue({
+    dedupeKey: `ho:${psid}`, pageId: '801', psid, source: 'bot', action: 'pass_thread_control', message: { metadata: 'asked for a person' }
+  })
+  t.match(await settled(handOver.id, 'sent'), { message_id: null, messaging_type: null })
+  t.match(await row(notice.id), { status: 'sent' })
+  t.same(handOvers, [{ pageId: '801', psid, metadata: 'asked for a person' }])
+  t.equal(calls.filter(call => call.psid === psid).length, 1, 'the hand-over is not a message')
+  handOverAnswer = { kind: 'failed', reason: 'meta_error_100' }
+  const refused = await store.outbox.enqueue({
+    dedupeKey: `ho2:${psid}`, pageId: '801', psid, source: 'bot', action: 'pass_thread_control', message: { metadata: 'again' }
+  })
+  t.match(await settled(refused.id, 'failed'), { error: 'meta_error_100' })
+})
+
+t.test('a stopped sender lets go of its Pages', async t => {
+  const running = sender(t, () => ({ kind: 'sent', messageId: `m_rel_${Math.random()}` }))
+  const { id } = await queue('804', await conversation('804'), 'before stop')
+  await settled(id, 'sent')
+  t.ok((await db.query("SELECT 1 FROM pages WHERE id = '804' AND sender_id IS NOT NULL")).length === 1, 'held while sending')
+  running.calls.length = 0
+  await running.stop()
+  t.same(await db.query("SELECT sender_id FROM pages WHERE id = '804'"), [{ sender_id: null }])
 })
