@@ -18,7 +18,9 @@ function describePage (page: PageSummary): string {
     ? 'needs to be connected again'
     : page.canMessage
       ? 'the bot can message its customers'
-      : 'the bot cannot message its customers (you lack the Messaging task on this Page)'
+      : page.tasks.includes('MESSAGING')
+        ? 'the bot cannot message its customers (the pages_messaging permission was not granted)'
+        : 'the bot cannot message its customers (you lack the Messaging task on this Page)'
   const category = page.category === '' ? '' : ` <span class="muted">(${escapeHtml(page.category)})</span>`
   return `<li><strong>${escapeHtml(page.name)}</strong>${category}: ${state}</li>`
 }
@@ -59,10 +61,12 @@ const connect: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/connect', { schema: { querystring: ConnectQuery }, onRequest: fastify.clientRateLimit }, async (request, reply) => {
     const { link, connected, missing, elsewhere } = request.query
     const { workspace } = verifyConnectLink(fastify, link)
-    const pages = await fastify.store.pages.list(workspace)
+    const [pages, granted] = await Promise.all([fastify.store.pages.list(workspace), fastify.store.pages.grantedPermissions(workspace)])
     const loginUrl = `/facebook/login?${new URLSearchParams({ link: link! })}`
-    // Only names this service asked for are shown, so the query cannot put arbitrary words on the page.
-    const declined = csvList(missing ?? '').filter(scope => requestedScopes.has(scope))
+    // What someone who connected here did not grant, on every visit; the callback's `missing` adds what was just
+    // declined. Only names this service asked for are shown, so the query cannot put arbitrary words on the page.
+    const notGranted = granted.flatMap(permissions => [...requestedScopes].filter(scope => !permissions.includes(scope)))
+    const declined = [...requestedScopes].filter(scope => notGranted.includes(scope) || csvList(missing ?? '').includes(scope))
 
     const parts = [`<p>Workspace <code>${escapeHtml(workspace)}</code></p>`]
     if (connected === 'facebook') parts.push('<p class="notice">Your Facebook Pages are connected.</p>')

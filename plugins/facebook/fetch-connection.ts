@@ -29,7 +29,7 @@ const Accounts = Type.Object({
 const MAX_ACCOUNT_REQUESTS = 50
 
 export interface FacebookConnection {
-  user: { id: string, name: string, accessToken: string }
+  user: { id: string, name: string, accessToken: string, grantedPermissions: string[] }
   pages: ConnectedPage[]
   missingPermissions: string[]
 }
@@ -75,9 +75,11 @@ export async function fetchConnection (
       cancelOthersOnFailure(fetchPages(graph, token, together))
     ])
     const granted = new Set(permissions.data.filter(p => p.status === 'granted').map(p => p.permission))
+    // Messaging takes both: the MESSAGING task on the Page and the pages_messaging permission for the app.
+    const messaging = granted.has('pages_messaging')
     return {
-      user: { id: me.id, name: plainText(me.name), accessToken: token },
-      pages,
+      user: { id: me.id, name: plainText(me.name), accessToken: token, grantedPermissions: [...granted].sort() },
+      pages: pages.map(page => ({ ...page, canMessage: page.canMessage && messaging })),
       missingPermissions: csvList(config.FACEBOOK_SCOPES).filter(scope => !granted.has(scope))
     }
   } catch (err) {

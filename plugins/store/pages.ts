@@ -24,7 +24,8 @@ export interface PageSummary {
 
 export interface Connection {
   workspace: string
-  user: { id: string, name: string, accessToken: string }
+  /** `grantedPermissions`: what the user granted the app, kept so the connect page can show what is missing */
+  user: { id: string, name: string, accessToken: string, grantedPermissions?: string[] }
   pages: ConnectedPage[]
 }
 
@@ -84,6 +85,17 @@ export function createPageStore (db: Db, cipher: Cipher) {
       return row === undefined ? undefined : cipher.open({ ciphertext: row.token_ciphertext, keyId: row.token_key_id }, pageAad(pageId))
     },
 
+    /**
+     * What the people who connected the workspace's Pages granted the app, one list per person (those connected
+     * before this was kept are left out): the connect page shows what any of them did not grant.
+     */
+    async grantedPermissions (workspace: string): Promise<string[][]> {
+      const rows = await db.query<{ granted_permissions: string[] }>(`
+        SELECT DISTINCT u.id, u.granted_permissions FROM pages p JOIN facebook_users u ON u.id = p.connected_by
+        WHERE p.workspace_id = $1 AND u.granted_permissions IS NOT NULL`, [workspace])
+      return rows.map(row => row.granted_permissions)
+    },
+
     async setSubscribed (pageId: string, subscribed: boolean): Promise<void> {
       await db.query('UPDATE pages SET subscribed = $2 WHERE id = $1', [pageId, subscribed])
     },
@@ -113,10 +125,12 @@ export function createPageStore (db: Db, cipher: Cipher) {
       return db.transaction(async tx => {
         await tx.query('INSERT INTO workspaces (id) VALUES ($1) ON CONFLICT (id) DO NOTHING', [workspace])
         await tx.query(`
-          INSERT INTO facebook_users (id, name, token_ciphertext, token_key_id) VALUES ($1, $2, $3, $4)
+          INSERT INTO facebook_users (id, name, token_ciphertext, token_key_id, granted_permissions) VALUES ($1, $2, $3, $4, $5)
           ON CONFLICT (id) DO UPDATE SET name = excluded.name, token_ciphertext = excluded.token_ciphertext,
-            token_key_id = excluded.token_key_id, updated_at = now()`,
-        [user.id, user.name, userToken.ciphertext, userToken.keyId])
+            token_key_id = excluded.token_key_id, updated_at = now(),
+            granted_permissions = COALESCE(excluded.granted_permissions, facebook_users.granted_permissions)`,
+        [user.id, user.name, userToken.ciphertext, userToken.keyId,
+          user.grantedPermissions === undefined ? null : JSON.stringify(user.grantedPermissions)])
         const held = new Map((await tx.query<{ id: string, workspace_id: string }>(
           'SELECT id, workspace_id FROM pages WHERE id = ANY($1::text[]) FOR UPDATE', [pages.map(page => page.id)]))
           .map(row => [row.id, row.workspace_id]))

@@ -88,6 +88,24 @@ t.test('declined permissions are reported and the page offers to grant them', as
   t.match(page.body, /<a href="\/facebook\/login\?link=[^"]+&amp;rerequest=1">Grant the missing permissions<\/a>/)
 })
 
+t.test('without pages_messaging no Page can message, and the connect page says what is missing on every visit', async t => {
+  const { app, callback, good, link } = await flow(t, { workspace: 'cb-no-messaging', granted: ['pages_show_list', 'pages_manage_metadata'] })
+  const json = (await callback(good)).json()
+  t.ok(json.pages.length > 0)
+  t.ok(json.pages.every((page: { canMessage: boolean }) => !page.canMessage), 'the MESSAGING task alone is not enough')
+  const page = await app.inject({ url: `/connect?link=${encodeURIComponent(link)}` })
+  t.match(page.body, /Some permissions were not granted: pages_messaging\./, 'without the callback\'s query')
+  t.match(page.body, /Grant the missing permissions/)
+  t.match(page.body, 'the pages_messaging permission was not granted')
+  t.notMatch(page.body, 'the bot can message its customers')
+
+  const regranted = await flow(t, { workspace: 'cb-no-messaging' })
+  await regranted.callback(regranted.good)
+  const after = await app.inject({ url: `/connect?link=${encodeURIComponent(link)}` })
+  t.notMatch(after.body, 'Some permissions were not granted', 'granted again: nothing missing')
+  t.match(after.body, 'the bot can message its customers')
+})
+
 t.test('bad query parameters are 400 with no Graph call', async t => {
   const { callback, login, seen } = await flow(t)
   for (const [name, query] of [
