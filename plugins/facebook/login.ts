@@ -6,7 +6,7 @@ import { callbackClaims } from '../tokens/state-token.js'
 import { BrowserMismatchError, InvalidStateError, LoginCancelledError } from './errors.js'
 import { fetchConnection } from './fetch-connection.js'
 import { updateMessengerProfiles } from './messenger-profile.js'
-import { subscribePages } from './page-subscriptions.js'
+import { resubscribeOutdated, subscribePages } from './page-subscriptions.js'
 
 const LoginQuery = Type.Object({
   link: Type.Optional(Type.String({ maxLength: 1024 })),
@@ -26,6 +26,14 @@ const facebookOauth: FastifyPluginAsyncTypebox = async (fastify) => {
   const { config, stateToken, graph, store } = fastify
   const binding = bindingCookie({ secure: config.secureCookies, maxAgeSeconds: config.STATE_TOKEN_TTL_SECONDS })
   const messengerOn = config.features.messenger
+  if (messengerOn) {
+    let resubscribing: Promise<void> | undefined
+    fastify.addHook('onReady', async () => {
+      // In the background: a slow Graph is no reason to hold the start back.
+      resubscribing = resubscribeOutdated(graph, store, fastify.log).catch(err => fastify.log.warn({ err }, 'Pages not subscribed again'))
+    })
+    fastify.addHook('onClose', async () => { await resubscribing })
+  }
   // Everything but state and code_challenge is fixed at startup.
   const dialogPrefix = `${config.FACEBOOK_DIALOG_URL}/${config.GRAPH_API_VERSION}/dialog/oauth?` + new URLSearchParams({
     client_id: config.FACEBOOK_APP_ID,

@@ -31,11 +31,30 @@ export async function subscribePages (graph: GraphClient, store: Store, log: Fas
         log.warn({ err, pageId: page.id }, 'subscribing the Page to the webhook failed')
         if (err instanceof GraphError && err.code === 190) await store.pages.markNeedsReconnect(page.id)
       }
-      if (subscribed) await store.pages.setSubscribed(page.id, true)
+      if (subscribed) await store.pages.setSubscribed(page.id, true, SUBSCRIBED_FIELDS)
       outcome.set(page.id, subscribed)
     }
   }))
   return outcome
+}
+
+/**
+ * Once per change of SUBSCRIBED_FIELDS: the Pages subscribed with older fields are subscribed again with the current
+ * ones (messaging_handovers and standby came with Conversation Routing). A Page that fails is tried at the next start.
+ */
+export async function resubscribeOutdated (graph: GraphClient, store: Store, log: FastifyBaseLogger): Promise<void> {
+  const pageIds = await store.pages.claimOutdatedSubscriptions(SUBSCRIBED_FIELDS)
+  if (pageIds.length === 0) return
+  const pages: Array<{ id: string, accessToken: string }> = []
+  for (const id of pageIds) {
+    // A token that cannot be opened (its key was retired) counts as a failure for this Page, not for the others.
+    const accessToken = await store.pages.tokenOf(id).catch((err: unknown) => { log.warn({ err, pageId: id }, 'Page token not opened') })
+    if (accessToken !== undefined) pages.push({ id, accessToken })
+  }
+  const outcome = await subscribePages(graph, store, log, pages)
+  const failed = pageIds.filter(id => outcome.get(id) !== true)
+  if (failed.length > 0) await store.pages.forgetSubscribedFields(failed)
+  log.info({ pages: pageIds.length, failed: failed.length }, 'Pages subscribed again with the current webhook fields')
 }
 
 /** Best effort before a Page is removed: a failure is logged and the removal goes on. */

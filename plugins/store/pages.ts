@@ -96,8 +96,25 @@ export function createPageStore (db: Db, cipher: Cipher) {
       return rows.map(row => row.granted_permissions)
     },
 
-    async setSubscribed (pageId: string, subscribed: boolean): Promise<void> {
-      await db.query('UPDATE pages SET subscribed = $2 WHERE id = $1', [pageId, subscribed])
+    /** `fields`: the webhook fields of a subscription just made, so a later change of them is noticed at start. */
+    async setSubscribed (pageId: string, subscribed: boolean, fields?: string): Promise<void> {
+      await db.query('UPDATE pages SET subscribed = $2, subscribed_fields = COALESCE($3, subscribed_fields) WHERE id = $1',
+        [pageId, subscribed, fields ?? null])
+    },
+
+    /**
+     * Takes the subscribed Pages whose subscription predates `fields` (marking them current, so of several replicas
+     * starting together one subscribes each): they are to be subscribed again.
+     */
+    async claimOutdatedSubscriptions (fields: string): Promise<string[]> {
+      const rows = await db.query<{ id: string }>(`UPDATE pages SET subscribed_fields = $1
+        WHERE subscribed AND status = 'connected' AND subscribed_fields IS DISTINCT FROM $1 RETURNING id`, [fields])
+      return rows.map(row => row.id)
+    },
+
+    /** Subscribing again failed: the next start tries again. */
+    async forgetSubscribedFields (pageIds: string[]): Promise<void> {
+      await db.query('UPDATE pages SET subscribed_fields = NULL WHERE id = ANY($1::text[])', [pageIds])
     },
 
     /** Graph refused the Page's token (error 190): it stays listed, marked for the owner to connect again. */

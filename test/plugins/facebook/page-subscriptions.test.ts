@@ -1,5 +1,7 @@
 import { createHmac } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
+import { SUBSCRIBED_FIELDS } from '../../../plugins/facebook/page-subscriptions.js'
 import { mockCallbackGraph, PAGES } from '../../graph-mocks.js'
 import { ADMIN_TOKEN, APP_SECRET, build, GRAPH, mintLink, mockGraph, startLogin, testDb } from '../../helper.js'
 
@@ -67,4 +69,36 @@ t.test('the admin API retries a subscription, and unsubscribes before removing a
   t.equal(removed.statusCode, 204, 'removed although the unsubscribe failed')
   t.match(unsubscribed, 'access_token=EAApage-', 'the unsubscribe was sent with the Page token')
   t.notOk((await app.inject({ url: '/admin/workspaces/sub-ws/pages', headers: auth })).json().pages.some((p: { id: string }) => p.id === ok2))
+})
+
+t.test('Pages subscribed before the fields changed are subscribed again once, at the next start', async t => {
+  const pageId = '104000000000777'
+  await app.store.pages.saveConnection({
+    workspace: 'resub-ws',
+    user: { id: '77', name: 'U', accessToken: 'EAAu' },
+    pages: [{ id: pageId, name: 'Old Page', category: 'Shop', tasks: ['MESSAGING'], canMessage: true, accessToken: 'EAApage-old' }]
+  })
+  await db.query('UPDATE pages SET subscribed = true, subscribed_fields = NULL WHERE id = $1', [pageId])
+  const seen: string[] = []
+  let answer: [number, object] = [500, { error: { message: 'Unknown error', code: 2 } }]
+  const nextAgent = mockGraph(t)
+  nextAgent.get(GRAPH).intercept({ method: 'POST', path: p => p.startsWith(`/v26.0/${pageId}/subscribed_apps?`) }).reply(({ path }) => {
+    seen.push(new URL(path, GRAPH).searchParams.get('subscribed_fields')!)
+    return { statusCode: answer[0], data: JSON.stringify(answer[1]) }
+  }).persist()
+  const waitForCalls = async (count: number) => { for (let i = 0; i < 100 && seen.length < count; i++) await sleep(20) }
+
+  const failing = await build(t, { db, dispatcher: nextAgent, config: app.config })
+  await waitForCalls(1)
+  await failing.close()
+  t.equal(seen.length, 1, 'tried at start')
+  answer = [200, { success: true }]
+  const next = await build(t, { db, dispatcher: nextAgent, config: app.config })
+  await waitForCalls(2)
+  await next.close()
+  t.same(seen, [SUBSCRIBED_FIELDS, SUBSCRIBED_FIELDS], 'a failure is tried again at the following start, with the new fields')
+  const again = await build(t, { db, dispatcher: nextAgent, config: app.config })
+  await sleep(200)
+  await again.close()
+  t.equal(seen.length, 2, 'once subscribed with the current fields, not again')
 })
