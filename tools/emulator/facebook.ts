@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { request as undiciRequest } from 'undici'
+import { MESSENGER_CSS, MESSENGER_JS, messengerPage } from './messenger-ui.js'
 
 async function post (url: string, body: string, headers: Record<string, string>) {
   const res = await undiciRequest(url, { method: 'POST', body, headers })
@@ -14,6 +15,8 @@ export function signedRequest (secret: string, payload: object, algorithm = 'HMA
   const body = Buffer.from(JSON.stringify({ algorithm, ...payload })).toString('base64url')
   return `${createHmac('sha256', secret).update(body).digest('base64url')}.${body}`
 }
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
 
 /** JSON as Meta's webhooks send it: non-ASCII characters escaped as \\uXXXX. */
 const metaJson = (value: unknown) => JSON.stringify(value).replace(/[\u007f-\uffff]/g, c => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
@@ -55,6 +58,21 @@ export interface SentMessage {
 }
 
 export interface SendFailure { status: number, code: number, subcode?: number, message: string }
+
+/** One line of a conversation as the customer's Messenger shows it, in order. */
+export type ConversationItem = { seq: number, at: number } & (
+  | { from: 'customer', text: string, payload?: string }
+  | { from: 'page', message: Record<string, unknown>, messageId: string }
+  | { from: 'page', senderAction: string }
+)
+
+/** What the customer did: wrote, tapped a quick reply (its title and payload), or tapped a postback button. */
+export type CustomerEvent =
+  | { text: string, quickReply?: string }
+  | { postback: { title: string, payload: string } }
+
+const PAGE_INBOX_APP_ID = 263902037430900
+const SENDER_ACTIONS = new Set(['mark_seen', 'typing_on', 'typing_off'])
 
 const HOUR_MS = 3_600_000
 const MESSAGING_TYPES = new Set(['RESPONSE', 'UPDATE', 'MESSAGE_TAG'])
@@ -99,12 +117,18 @@ export async function startFacebookEmulator (options: FacebookEmulatorOptions) {
   const user = options.user ?? { id: '900000000000001', name: 'Emu Owner' }
   const grants = new Map<string, Grant>()
   const tickets = new Map<string, { redirectUri: string, state: string, challenge: string, scopes: string[] }>()
-  const tokens = new Map<string, { kind: 'short' | 'long' | 'page', scopes: string[] }>()
+  const tokens = new Map<string, { kind: 'short' | 'long' | 'page', scopes: string[], pageId?: string }>()
   const calls: GraphCallRecord[] = []
   const issued: string[] = []
   const subscribedPages = new Set<string>()
   const sentMessages: SentMessage[] = []
   const threadControl: Array<{ pageId: string, psid: string, action: 'pass' | 'take', targetAppId?: number }> = []
+  const senderActions: Array<{ pageId: string, psid: string, action: string }> = []
+  const profiles = new Map<string, Record<string, unknown>>()
+  const timeline: ConversationItem[] = []
+  const timelineOf = new Map<string, ConversationItem[]>()
+  /** conversations the Page Inbox holds (Conversation Routing): their messages reach the app on standby */
+  const withPageInbox = new Set<string>()
   const lastCustomerMessage = new Map<string, number>()
   const failures = new Map<string, SendFailure>()
   let delayMs = 0
@@ -116,9 +140,9 @@ export async function startFacebookEmulator (options: FacebookEmulatorOptions) {
   const graphError = (res: ServerResponse, status: number, code: number, message: string, subcode?: number) =>
     json(res, status, { error: { message, type: 'OAuthException', code, ...(subcode === undefined ? {} : { error_subcode: subcode }), fbtrace_id: randomBytes(6).toString('hex') } })
   const redirect = (res: ServerResponse, location: string) => res.writeHead(302, { location }).end()
-  const newToken = (kind: 'short' | 'long' | 'page', scopes: string[]) => {
+  const newToken = (kind: 'short' | 'long' | 'page', scopes: string[], pageId?: string) => {
     const token = `EAA${kind}${randomBytes(24).toString('base64url')}`
-    tokens.set(token, { kind, scopes })
+    tokens.set(token, { kind, scopes, ...(pageId === undefined ? {} : { pageId }) })
     issued.push(token)
     return token
   }
@@ -199,10 +223,17 @@ export async function startFacebookEmulator (options: FacebookEmulatorOptions) {
     json(res, 200, { access_token: newToken('short', grant.scopes), token_type: 'bearer', expires_in: 5400 })
   }
 
-  function accounts (query: Record<string, string>, res: ServerResponse, token: string, version: string) {
+  function record (pageId: string, psid: string, item: DistributiveOmit<ConversationItem, 'seq' | 'at'>) {
+    const entry = { ...item, seq: timeline.length + 1, at: Date.now() } as ConversationItem
+    timeline.push(entry)
+    const key = `${pageId}:${psid}`
+    timelineOf.set(key, [...timelineOf.get(key) ?? [], entry])
+  }
+
+  function accounts (query: Record<string, string>, res: ServerResponse, token: string, version: string, scopes: string[]) {
     const start = Number(query.after === undefined ? 0 : Buffer.from(query.after, 'base64url').toString())
     const slice = pages.slice(start, start + pageSize)
-    const data = slice.map(page => ({ ...page, access_token: newToken('page', []) }))
+    const data = slice.map(page => ({ ...page, access_token: newToken('page', scopes, page.id) }))
     const end = start + slice.length
     const cursors = { before: Buffer.from(String(start)).toString('base64url'), after: Buffer.from(String(end)).toString('base64url') }
     const next = end < pages.length
@@ -220,6 +251,7 @@ export async function startFacebookEmulator (options: FacebookEmulatorOptions) {
       const status = await deliverMessage(url.searchParams.get('page') ?? pages[0]!.id, url.searchParams.get('psid') ?? '2400000000000001', url.searchParams.get('text') ?? 'Hello! 👋')
       return json(res, 200, { delivered: status === 200, status })
     }
+    if (url.pathname.startsWith('/emulator/messenger')) return messengerUi(req, url, res)
     if (url.pathname === '/emulator/deauthorize') return json(res, 200, await deauthorize())
     if (url.pathname === '/emulator/data-deletion') return json(res, 200, await requestDataDeletion())
     const match = /^\/(v\d+\.\d)(\/.*)$/.exec(url.pathname)
@@ -237,9 +269,14 @@ export async function startFacebookEmulator (options: FacebookEmulatorOptions) {
     if (path === '/me/permissions') {
       return json(res, 200, { data: grant.scopes.map(permission => ({ permission, status: 'granted' })) })
     }
-    if (path === '/me/accounts') return accounts(query, res, query.access_token!, version)
+    if (path === '/me/accounts') return accounts(query, res, query.access_token!, version, grant.scopes)
+    if (path === '/me/messenger_profile' && req.method === 'POST' && grant.kind === 'page') {
+      return messengerProfile(grant, await jsonBody(req), res)
+    }
     const pageCall = /^\/(\d+)\/(messages|pass_thread_control|take_thread_control)$/.exec(path)
     if (pageCall !== null && req.method === 'POST' && grant.kind === 'page') {
+      if (grant.pageId !== pageCall[1]) return graphError(res, 400, 190, 'The access token is not for this Page.')
+      if (!grant.scopes.includes('pages_messaging')) return graphError(res, 403, 10, 'Requires pages_messaging permission.')
       return pageAction(pageCall[1]!, pageCall[2]!, await jsonBody(req), res)
     }
     const subscription = /^\/(\d+)\/subscribed_apps$/.exec(path)
@@ -251,12 +288,56 @@ export async function startFacebookEmulator (options: FacebookEmulatorOptions) {
     json(res, 404, { error: { message: 'Unknown path', type: 'GraphMethodException', code: 803 } })
   }
 
+  /** The demo's Messenger: its page and files, the conversation as JSON, and what the customer does. */
+  async function messengerUi (req: IncomingMessage, url: URL, res: ServerResponse) {
+    const page = url.searchParams.get('page') ?? pages[0]!.id
+    const psid = url.searchParams.get('psid') ?? `24000000${String(Math.floor(Math.random() * 1e8)).padStart(8, '0')}`
+    const send = (type: string, body: string) => res.writeHead(200, { 'content-type': type, 'cache-control': 'no-store' }).end(body)
+    switch (url.pathname) {
+      case '/emulator/messenger': return send('text/html; charset=utf-8', messengerPage(pages, psid, page))
+      case '/emulator/messenger.js': return send('text/javascript; charset=utf-8', MESSENGER_JS)
+      case '/emulator/messenger.css': return send('text/css; charset=utf-8', MESSENGER_CSS)
+      case '/emulator/messenger/conversation':
+        return json(res, 200, { items: timelineOf.get(`${page}:${psid}`) ?? [], withPageInbox: withPageInbox.has(`${page}:${psid}`) })
+    }
+    if (req.method !== 'POST') return json(res, 404, { error: 'unknown' })
+    const body = await jsonBody(req)
+    const target = { pageId: String(body.page ?? ''), psid: String(body.psid ?? '') }
+    if (!pages.some(known => known.id === target.pageId) || !/^\d{1,20}$/.test(target.psid)) return json(res, 400, { error: 'page and psid' })
+    if (url.pathname === '/emulator/messenger/hand-back') return json(res, 200, { status: await handBack(target.pageId, target.psid) })
+    const postback = body.postback as { title?: unknown, payload?: unknown } | undefined
+    const event: CustomerEvent = postback !== undefined
+      ? { postback: { title: String(postback.title ?? ''), payload: String(postback.payload ?? '') } }
+      : { text: String(body.text ?? '').slice(0, 2000), ...(typeof body.quickReply === 'string' ? { quickReply: body.quickReply } : {}) }
+    json(res, 200, { status: await deliverEvents([{ ...target, event }]) })
+  }
+
+  /** The Messenger Profile: the Get Started button and the greeting, as Meta checks them. */
+  function messengerProfile (grant: { scopes: string[], pageId?: string }, body: Record<string, unknown>, res: ServerResponse) {
+    if (!grant.scopes.includes('pages_messaging')) return graphError(res, 403, 10, 'Requires pages_messaging permission.')
+    const payload = (body.get_started as { payload?: unknown } | undefined)?.payload
+    if (body.get_started !== undefined && (typeof payload !== 'string' || payload.length > 1000)) {
+      return graphError(res, 400, 100, 'get_started.payload is a string of at most 1000 characters')
+    }
+    const greeting = body.greeting
+    if (greeting !== undefined && (!Array.isArray(greeting) ||
+      greeting.some(item => typeof item?.locale !== 'string' || typeof item?.text !== 'string' || [...item.text].length > 160))) {
+      return graphError(res, 400, 100, 'greeting is a list of { locale, text } with text of at most 160 characters')
+    }
+    profiles.set(grant.pageId!, { ...profiles.get(grant.pageId!), ...body })
+    json(res, 200, { result: 'success' })
+  }
+
   /** The Send API and Conversation Routing, checking what Meta checks: the window, the only tag left, the limits. */
   function pageAction (pageId: string, action: string, body: Record<string, unknown>, res: ServerResponse) {
     const psid = String((body.recipient as { id?: unknown } | undefined)?.id ?? '')
     if (psid === '') return graphError(res, 400, 100, 'The parameter recipient is required')
+    const conversation = `${pageId}:${psid}`
     if (action !== 'messages') {
-      threadControl.push({ pageId, psid, action: action === 'pass_thread_control' ? 'pass' : 'take', ...(typeof body.target_app_id === 'number' ? { targetAppId: body.target_app_id } : {}) })
+      const targetAppId = typeof body.target_app_id === 'number' ? body.target_app_id : undefined
+      threadControl.push({ pageId, psid, action: action === 'pass_thread_control' ? 'pass' : 'take', ...(targetAppId === undefined ? {} : { targetAppId }) })
+      if (action === 'take_thread_control') withPageInbox.delete(conversation)
+      else if (targetAppId === PAGE_INBOX_APP_ID) withPageInbox.add(conversation)
       return json(res, 200, { success: true })
     }
     const failure = failures.get(psid)
@@ -264,21 +345,30 @@ export async function startFacebookEmulator (options: FacebookEmulatorOptions) {
       failures.delete(psid)
       return graphError(res, failure.status, failure.code, failure.message, failure.subcode)
     }
+    const since = Date.now() - (lastCustomerMessage.get(conversation) ?? 0)
+    if (body.sender_action !== undefined) {
+      if (!SENDER_ACTIONS.has(String(body.sender_action)) || body.message !== undefined) {
+        return graphError(res, 400, 100, 'sender_action is mark_seen, typing_on or typing_off, alone in its request')
+      }
+      if (since > 24 * HOUR_MS) return graphError(res, 400, 10, 'This message is sent outside of allowed window.', 2018278)
+      senderActions.push({ pageId, psid, action: String(body.sender_action) })
+      record(pageId, psid, { from: 'page', senderAction: String(body.sender_action) })
+      return json(res, 200, { recipient_id: psid })
+    }
     const messagingType = String(body.messaging_type ?? '')
     if (!MESSAGING_TYPES.has(messagingType)) return graphError(res, 400, 100, 'Invalid messaging_type')
     if (body.tag !== undefined && (messagingType !== 'MESSAGE_TAG' || body.tag !== 'HUMAN_AGENT')) {
       return graphError(res, 400, 100, 'This message tag is not supported')
     }
     if (messagingType === 'MESSAGE_TAG' && body.tag === undefined) return graphError(res, 400, 100, 'A tag is required with MESSAGE_TAG')
-    const since = Date.now() - (lastCustomerMessage.get(`${pageId}:${psid}`) ?? 0)
     const allowed = messagingType === 'MESSAGE_TAG' ? 7 * 24 * HOUR_MS : 24 * HOUR_MS
     if (since > allowed) return graphError(res, 400, 10, 'This message is sent outside of allowed window.', 2018278)
     const invalid = invalidMessage(body.message as Record<string, unknown> | undefined)
     if (invalid !== undefined) return graphError(res, 400, 100, invalid)
     const messageId = `m_${randomBytes(12).toString('base64url')}`
-    sentMessages.push({
-      pageId, psid, messagingType, ...(typeof body.tag === 'string' ? { tag: body.tag } : {}), message: body.message as Record<string, unknown>, messageId
-    })
+    const message = body.message as Record<string, unknown>
+    sentMessages.push({ pageId, psid, messagingType, ...(typeof body.tag === 'string' ? { tag: body.tag } : {}), message, messageId })
+    record(pageId, psid, { from: 'page', message, messageId })
     json(res, 200, { recipient_id: psid, message_id: messageId })
   }
 
@@ -311,21 +401,53 @@ export async function startFacebookEmulator (options: FacebookEmulatorOptions) {
     return `${options.serviceUrl}${path}`
   }
 
-  /** Posts one signed webhook delivery with an entry per message, as Meta batches them. */
-  async function deliverMessages (messages: CustomerMessage[]): Promise<number> {
-    const now = Date.now()
-    for (const { pageId, psid } of messages) lastCustomerMessage.set(`${pageId}:${psid}`, now)
-    const body = metaJson({
-      object: 'page',
-      entry: messages.map(({ pageId, psid, text }) => ({
-        id: pageId, time: now, messaging: [{ sender: { id: psid }, recipient: { id: pageId }, timestamp: now, message: { mid: `m_${randomBytes(12).toString('base64url')}`, text } }]
-      }))
-    })
+  /** Posts one signed webhook delivery (as Meta batches them) with these entries. */
+  async function deliver (entry: unknown[]): Promise<number> {
+    const body = metaJson({ object: 'page', entry })
     const signature = `sha256=${createHmac('sha256', options.appSecret).update(body).digest('hex')}`
     return (await post(service('/messenger/webhook'), body, { 'content-type': 'application/json', 'x-hub-signature-256': signature })).status
   }
 
+  /** What customers did, one entry each; while the Page Inbox holds a conversation the app gets it on standby. */
+  async function deliverEvents (events: Array<{ pageId: string, psid: string, event: CustomerEvent }>): Promise<number> {
+    const now = Date.now()
+    return deliver(events.map(({ pageId, psid, event }) => {
+      const conversation = `${pageId}:${psid}`
+      lastCustomerMessage.set(conversation, now)
+      const mid = `m_${randomBytes(12).toString('base64url')}`
+      const common = { sender: { id: psid }, recipient: { id: pageId }, timestamp: now }
+      let item
+      if ('postback' in event) {
+        item = { ...common, postback: { mid, ...event.postback } }
+        record(pageId, psid, { from: 'customer', text: event.postback.title, payload: event.postback.payload })
+      } else {
+        const quickReply = event.quickReply === undefined ? {} : { quick_reply: { payload: event.quickReply } }
+        item = { ...common, message: { mid, text: event.text, ...quickReply } }
+        record(pageId, psid, { from: 'customer', text: event.text, ...(event.quickReply === undefined ? {} : { payload: event.quickReply }) })
+      }
+      return { id: pageId, time: now, [withPageInbox.has(conversation) ? 'standby' : 'messaging']: [item] }
+    }))
+  }
+
+  const deliverMessages = (messages: CustomerMessage[]) =>
+    deliverEvents(messages.map(({ pageId, psid, text }) => ({ pageId, psid, event: { text } })))
   const deliverMessage = async (pageId: string, psid: string, text: string) => deliverMessages([{ pageId, psid, text }])
+
+  /** A person in the Page Inbox is done: the conversation goes back to the app (a messaging_handovers event). */
+  async function handBack (pageId: string, psid: string): Promise<number> {
+    withPageInbox.delete(`${pageId}:${psid}`)
+    const now = Date.now()
+    return deliver([{
+      id: pageId,
+      time: now,
+      messaging: [{
+        sender: { id: psid },
+        recipient: { id: pageId },
+        timestamp: now,
+        pass_thread_control: { previous_owner_app_id: PAGE_INBOX_APP_ID, new_owner_app_id: Number(options.appId), metadata: 'Done in the Page Inbox' }
+      }]
+    }])
+  }
 
   /** Meta's user-data callbacks: a form with the user's signed_request, as when they remove the app. */
   async function userDataCallback (path: string) {
@@ -354,6 +476,16 @@ export async function startFacebookEmulator (options: FacebookEmulatorOptions) {
     sentMessages,
     /** pass_thread_control and take_thread_control calls, in order */
     threadControl,
+    /** mark_seen, typing_on and typing_off calls, in order */
+    senderActions,
+    /** each Page's Messenger Profile (get_started, greeting) as last set */
+    profiles,
+    /** a conversation as the customer's Messenger shows it: what they did and what the Page sent, in order */
+    conversation: (pageId: string, psid: string) => timelineOf.get(`${pageId}:${psid}`) ?? [],
+    /** whether the Page Inbox holds the conversation (passed to it and not taken back) */
+    withPageInbox: (pageId: string, psid: string) => withPageInbox.has(`${pageId}:${psid}`),
+    deliverEvents,
+    handBack,
     /** the next message to `psid` is refused with this Graph error */
     failNext (psid: string, failure: SendFailure) { failures.set(psid, failure) },
     deliverMessage,

@@ -38,7 +38,8 @@ function sign (secret: string, params: Record<string, string>): string {
   return createHmac('sha256', secret).update(message).digest('hex')
 }
 
-export function emulatedProduct (n: number) {
+/** `imageBase`: where the product's picture is served (the emulator's own /images/), else a placeholder host. */
+export function emulatedProduct (n: number, imageBase = 'https://cdn.example/products') {
   const title = `${ADJECTIVES[n % ADJECTIVES.length]} ${NOUNS[Math.floor(n / ADJECTIVES.length) % NOUNS.length]} ${n}`
   const price = (5 + (n % 40) * 2.5).toFixed(2)
   return {
@@ -53,7 +54,7 @@ export function emulatedProduct (n: number) {
     tags: [n % 2 === 0 ? 'new' : 'classic'],
     onlineStoreUrl: `https://store.example/products/${n}`,
     updatedAt: new Date(Date.UTC(2026, 10, 1) + n * 1000).toISOString(),
-    featuredImage: { url: `https://cdn.example/products/${n}.jpg` },
+    featuredImage: { url: `${imageBase}/${n}.svg` },
     priceRangeV2: { minVariantPrice: { amount: price, currencyCode: 'EUR' }, maxVariantPrice: { amount: price, currencyCode: 'EUR' } },
     variants: { nodes: [{ legacyResourceId: `${n}0`, title: 'Default', price, availableForSale: n % 7 !== 0 }] }
   }
@@ -145,7 +146,7 @@ export async function startShopifyEmulator (options: ShopifyEmulatorOptions) {
     }
     const start = body.variables?.after ? Number(Buffer.from(String(body.variables.after), 'base64url').toString()) : 0
     const end = Math.min(catalogSize, start + first)
-    const nodes = Array.from({ length: end - start }, (_, i) => emulatedProduct(start + i + 1))
+    const nodes = Array.from({ length: end - start }, (_, i) => emulatedProduct(start + i + 1, `${baseUrl}/images`))
     const actual = 2 + nodes.length * 7
     bucket.available -= actual
     json(res, 200, {
@@ -194,8 +195,19 @@ export async function startShopifyEmulator (options: ShopifyEmulatorOptions) {
     return text
   }
 
+  /** A product's picture for the demo: a tile in a colour of its own with the product's name. */
+  function productImage (n: number, res: ServerResponse) {
+    const hue = (n * 47) % 360
+    const name = emulatedProduct(n).title.replace(/[&<>]/g, '')
+    res.writeHead(200, { 'content-type': 'image/svg+xml', 'cache-control': 'max-age=3600' }).end(
+      `<svg xmlns="http://www.w3.org/2000/svg" width="382" height="200" viewBox="0 0 382 200"><rect width="382" height="200" fill="hsl(${hue} 55% 55%)"/>` +
+      `<text x="191" y="110" font-family="sans-serif" font-size="24" fill="#fff" text-anchor="middle">${name}</text></svg>`)
+  }
+
   async function handle (req: IncomingMessage, res: ServerResponse) {
     const url = new URL(req.url ?? '/', 'http://emulator')
+    const image = /^\/images\/(\d+)\.svg$/.exec(url.pathname)
+    if (image !== null) return productImage(Number(image[1]), res)
     const match = /^\/([a-z0-9][a-z0-9-]*\.myshopify\.com)(\/.*)$/.exec(url.pathname)
     if (match === null) return json(res, 404, { errors: 'Not Found' })
     const [, shop, path] = match as unknown as [string, string, string]
