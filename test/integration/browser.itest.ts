@@ -1,9 +1,10 @@
-import { mkdir } from 'node:fs/promises'
+import { mkdir, stat } from 'node:fs/promises'
 import { chromium, type Browser } from 'playwright-core'
 import t from 'tap'
 import { DEFAULT_PAGES, startFacebookEmulator } from '../../tools/emulator/facebook.js'
 import { startShopifyEmulator } from '../../tools/emulator/shopify.js'
 import { APP_ID, APP_SECRET, build, freePort, mintLink, testDb } from '../helper.js'
+import { startSalesStack } from '../sales-stack.js'
 
 /** Headless Chromium (Debian's package) clicking through the connect page, the emulator's dialog and the result. */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
@@ -103,4 +104,38 @@ t.test('connect link -> Connect your Shopify store -> the grant screen -> back, 
   t.match(await page.locator('body').textContent(), /browser-shop\.myshopify\.com: connected, (its catalog is syncing|12 products)/)
   t.same(refused, [], 'no CSP refusal on the way')
   await page.screenshot({ path: `${SCREENSHOTS}/shopify-connected.png`, fullPage: true })
+})
+
+t.test('the demo\'s Messenger: a customer asks, sees the carousel, taps "More like this", then "Talk to a person"', async t => {
+  const stack = await startSalesStack(t, db, 'browser-messenger')
+  const page = await browser.newPage({ viewport: { width: 420, height: 820 } })
+  t.teardown(() => page.close())
+  await page.goto(`${stack.facebook.url}/emulator/messenger?page=104000000000001&psid=2400000000000777`)
+  t.equal(await page.title(), 'Messenger (emulator)')
+  await page.getByLabel('Message').fill('do you have a wool scarf under 80?')
+  await page.getByRole('button', { name: 'Send' }).click()
+
+  const cards = page.locator('section.cards article.card')
+  await cards.first().waitFor()
+  t.match(await page.locator('p.bubble.page').first().textContent(), /^You're chatting with an automated assistant\./)
+  t.equal(await cards.first().locator('h3').textContent(), 'Wool Scarf 27')
+  t.equal(await cards.first().locator('p').textContent(), '€72.50 · Corner Store')
+  t.equal(await cards.first().getByRole('link', { name: 'Buy now' }).getAttribute('href'), 'https://corner-store.myshopify.com/cart/270:1')
+  t.equal(await cards.first().locator('img').evaluate(img => (img as unknown as { naturalWidth: number }).naturalWidth), 382,
+    'the product image loaded')
+  await page.screenshot({ path: `${SCREENSHOTS}/messenger-carousel.png`, fullPage: true })
+
+  await cards.first().getByRole('button', { name: 'More like this' }).click()
+  await page.getByText('Here are some like it:').waitFor()
+  const similar = page.locator('section.cards').nth(1).locator('h3')
+  await similar.first().waitFor()
+  t.notOk((await similar.allTextContents()).includes('Wool Scarf 27'), 'products like it, never itself')
+
+  await page.locator('#quick-replies').getByRole('button', { name: 'Talk to a person' }).click()
+  await page.getByText('A person from the shop will answer you here as soon as they can.').waitFor()
+  await page.getByText('A person has this conversation (Page Inbox)').waitFor()
+  t.ok(stack.facebook.withPageInbox('104000000000001', '2400000000000777'), 'the thread went to the Page Inbox')
+  await page.screenshot({ path: `${SCREENSHOTS}/messenger-handover.png`, fullPage: true })
+  const shots = await Promise.all(['messenger-carousel', 'messenger-handover'].map(name => stat(`${SCREENSHOTS}/${name}.png`)))
+  t.ok(shots.every(shot => shot.size > 10_000), 'screenshots saved with something on them')
 })
