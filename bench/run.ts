@@ -8,6 +8,7 @@ import { Agent, request } from 'undici'
 import { issueToken, signingKeys } from '../plugins/tokens/state-token.js'
 import { startFacebookEmulator } from '../tools/emulator/facebook.js'
 import { startShopifyEmulator } from '../tools/emulator/shopify.js'
+import { customersAsk } from './bot.js'
 import { timeCatalogSync, timeSearches, timeStoreSearches } from './shopify.js'
 import { countProcessed, postDeliveries, signedDeliveries, streamDeliveries, waitForConversation } from './webhook.js'
 
@@ -24,6 +25,11 @@ const WEBHOOK_RATE = 1000
 const WEBHOOK_MAX_SECONDS = 5
 const CATALOG_PRODUCTS = Number(process.env.BENCH_CATALOG_PRODUCTS ?? 10_000)
 const SEARCHES = 1000
+const BOT_RATE = 20
+const BOT_SECONDS = Number(process.env.BENCH_BOT_SECONDS ?? 30)
+const BOT_PRODUCTS = 1000
+const BOT_CEILING_RATES = [20, 40, 80, 160, 320]
+const BOT_CEILING_SECONDS = 10
 // As `npm start` and the Dockerfile run the service.
 const SERVICE_FLAGS = ['--max-old-space-size=96']
 const APP_ID = '123456789012345'
@@ -214,6 +220,52 @@ await new Promise(resolve => shopService.child.once('exit', resolve))
 await shopifyEmulator.close()
 const storeSearch = await timeStoreSearches(shopDir, 'bench-store.myshopify.com', SEARCHES)
 
+// The bot: customers writing at a steady 20/s, each a new conversation, spread over the emulator's Pages that can
+// message, against a 1,000-product shop; then the highest steady rate it answers with p99 under a second, with the
+// per-Page send rate raised to Meta's 300/s so the service, not the configured policy, is what is measured.
+const botShopify = await startShopifyEmulator({
+  apiKey: 'bench-bot-key', apiSecret: 'bench-bot-secret', autoApprove: true, products: BOT_PRODUCTS, restoreRate: 1_000_000
+})
+const botDirs: string[] = []
+async function botService (name: string, extra: Record<string, string>) {
+  const dir = await mkdtemp(join(tmpdir(), 'msb-bench-bot-'))
+  botDirs.push(dir)
+  const target = await launchService(name, {
+    DATA_DIR: dir,
+    MESSENGER_VERIFY_TOKEN: 'bench-verify-token-0123456789',
+    SHOPIFY_API_KEY: 'bench-bot-key',
+    SHOPIFY_API_SECRET: 'bench-bot-secret',
+    SHOPIFY_SHOP_ORIGIN: botShopify.shopOrigin,
+    ...extra
+  }, port => ({ SHOPIFY_REDIRECT_URI: `http://127.0.0.1:${port}/shopify/callback` }))
+  if ((await flowRun(target, 'application/json', 1)).errors > 0) throw new Error('the Pages did not connect')
+  const link = new URLSearchParams(target.loginPath.split('?')[1]).get('link')!
+  await timeCatalogSync(target.base, ADMIN, link, 'bot-store.myshopify.com', () => rssMb(target.child))
+  emulator.setServiceUrl(target.base)
+  return target
+}
+const messagingPages = emulator.pages.filter(page => page.tasks.includes('MESSAGING')).map(page => page.id)
+const botDefault = await botService('service (PGlite, bot on)', {})
+const botSteady: Array<Awaited<ReturnType<typeof customersAsk>>> = []
+for (let round = 0; round < REPEATS; round++) {
+  const firstPsid = 4_000_000_000 + round * 1_000_000
+  botSteady.push(await customersAsk(emulator, messagingPages, { rate: BOT_RATE, seconds: BOT_SECONDS, firstPsid }))
+}
+rss['service (PGlite, bot on), after the bot runs'] = await rssMb(botDefault.child)
+botDefault.child.kill('SIGTERM')
+await new Promise(resolve => botDefault.child.once('exit', resolve))
+const botFast = await botService('service (PGlite, bot on, SEND_RATE_PER_PAGE=300)', { SEND_RATE_PER_PAGE: '300' })
+const botCeiling: Array<Awaited<ReturnType<typeof customersAsk>>> = []
+for (const rate of BOT_CEILING_RATES) {
+  const firstPsid = 5_000_000_000 + rate * 100_000
+  const run = await customersAsk(emulator, messagingPages, { rate, seconds: BOT_CEILING_SECONDS, firstPsid, drainMs: 15_000 })
+  botCeiling.push(run)
+  if (run.replyP99 >= 1000 || run.unanswered > 0) break
+}
+botFast.child.kill('SIGTERM')
+await new Promise(resolve => botFast.child.once('exit', resolve))
+await botShopify.close()
+
 if (process.env.TEST_DATABASE_URL) {
   const pg = await launchService('service (PostgreSQL)', { DATABASE_URL: process.env.TEST_DATABASE_URL })
   for (let round = 0; round < REPEATS; round++) (flow[pg.name] ??= []).push(await flowRun(pg, 'application/json'))
@@ -279,6 +331,20 @@ const lines = [
   `Search, ${SEARCHES} one after another: store.catalog.search in-process (what the bot calls) p50 ${storeSearch.p50.toFixed(1)} ms, p99 ${storeSearch.p99.toFixed(1)} ms; ` +
     `through the admin API, HTTP included, p50 ${search.p50.toFixed(1)} ms, p99 ${search.p99.toFixed(1)} ms (${search.empty + storeSearch.empty} answered no product).`,
   '',
+  `## The bot (embedded store, a ${BOT_PRODUCTS}-product shop, ${messagingPages.length} Pages; each customer a new conversation; ` +
+    'latency from when the delivery was due to the Send API call with the first message of the answer)',
+  '| run | customers/s | sent / expected | unanswered | duplicates | reply p50 ms | reply p99 ms | delivery ack p50 ms | ack p99 ms |',
+  '|---|---|---|---|---|---|---|---|---|',
+  ...botSteady.map((r, i) => `| steady ${BOT_SECONDS} s, run ${i + 1} | ${r.rate} | ${r.sent} / ${r.expected} | ${r.unanswered} | ${r.duplicates} | ` +
+    `${r.replyP50} | ${r.replyP99} | ${r.ackP50} | ${r.ackP99} |`),
+  ...botCeiling.map(r => `| SEND_RATE_PER_PAGE=300, ${BOT_CEILING_SECONDS} s | ${r.rate} | ${r.sent} / ${r.expected} | ${r.unanswered} | ` +
+    `${r.duplicates} | ${r.replyP50} | ${r.replyP99} | ${r.ackP50} | ${r.ackP99} |`),
+  '',
+  `At ${BOT_RATE}/s: reply p50 ${median(botSteady.map(r => r.replyP50))} ms, p99 ${median(botSteady.map(r => r.replyP99))} ms (medians of ${REPEATS}); ` +
+    `reply p50 / delivery ack p50 = ${(median(botSteady.map(r => r.replyP50)) / median(botSteady.map(r => r.ackP50))).toFixed(1)}. ` +
+    `Highest steady rate answered with p99 under 1 s: ${botCeiling.filter(r => r.replyP99 < 1000 && r.unanswered === 0).at(-1)?.rate ?? 'none'} customers/s` +
+    `${botCeiling.every(r => r.replyP99 < 1000 && r.unanswered === 0) ? ` (every rate tried, up to ${BOT_CEILING_RATES.at(-1)})` : ''}.`,
+  '',
   '## RSS of the service process at the end',
   ...Object.entries(rss).map(([name, mb]) => `- ${name}: ${mb.toFixed(0)} MB`)
 ]
@@ -290,3 +356,4 @@ await sleep(500)
 await rm(dataDir, { recursive: true, force: true })
 await rm(messengerDir, { recursive: true, force: true })
 await rm(shopDir, { recursive: true, force: true })
+for (const dir of botDirs) await rm(dir, { recursive: true, force: true })

@@ -134,10 +134,11 @@ export function createOutboxStore (db: Db) {
       return rows.length
     },
 
-    /** At start on the embedded store: no other process shares it, so every sending row is a dead run's. */
+    /** At start on the embedded store: no other process shares it, so every lease (a row's, a Page's) is a dead run's. */
     async endDeadLeases (): Promise<void> {
       if (!db.exclusive) return
       await db.query("UPDATE outbox SET status = 'unknown', error = 'no_answer', lease_until = NULL WHERE status = 'sending'")
+      await db.query('UPDATE pages SET sender_id = NULL, sender_lease_until = NULL WHERE sender_id IS NOT NULL')
     },
 
     /** Meta took it: a message with its id and how it was sent; a hand-over with neither. */

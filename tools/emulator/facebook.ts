@@ -55,6 +55,8 @@ export interface SentMessage {
   tag?: string
   message: Record<string, unknown>
   messageId: string
+  /** when Meta took it (ms since the epoch) */
+  at: number
 }
 
 export interface SendFailure { status: number, code: number, subcode?: number, message: string }
@@ -367,7 +369,8 @@ export async function startFacebookEmulator (options: FacebookEmulatorOptions) {
     if (invalid !== undefined) return graphError(res, 400, 100, invalid)
     const messageId = `m_${randomBytes(12).toString('base64url')}`
     const message = body.message as Record<string, unknown>
-    sentMessages.push({ pageId, psid, messagingType, ...(typeof body.tag === 'string' ? { tag: body.tag } : {}), message, messageId })
+    const tag = typeof body.tag === 'string' ? { tag: body.tag } : {}
+    sentMessages.push({ pageId, psid, messagingType, ...tag, message, messageId, at: Date.now() })
     record(pageId, psid, { from: 'page', message, messageId })
     json(res, 200, { recipient_id: psid, message_id: messageId })
   }
@@ -396,9 +399,10 @@ export async function startFacebookEmulator (options: FacebookEmulatorOptions) {
     return body
   }
 
+  let serviceUrl = options.serviceUrl
   const service = (path: string) => {
-    if (options.serviceUrl === undefined) throw new Error('no serviceUrl configured')
-    return `${options.serviceUrl}${path}`
+    if (serviceUrl === undefined) throw new Error('no serviceUrl configured')
+    return `${serviceUrl}${path}`
   }
 
   /** Posts one signed webhook delivery (as Meta batches them) with these entries. */
@@ -496,6 +500,8 @@ export async function startFacebookEmulator (options: FacebookEmulatorOptions) {
     requestDataDeletion,
     /** every code and token handed out, for tests that check none leaks */
     issued,
+    /** where webhook deliveries and user-data callbacks go from now on */
+    setServiceUrl (url: string) { serviceUrl = url },
     /** delays every Graph answer, to play a slow Facebook */
     setDelay (ms: number) { delayMs = ms },
     close: () => new Promise<void>(resolve => {
