@@ -4,7 +4,6 @@ import type { MatchedProduct } from '../store/catalog.js'
 import { carousel, formatPrice, LIMITS, type QuickReply, TALK_TO_A_PERSON, withQuickReplies } from './reply.js'
 import { type Question, understand } from './understand.js'
 
-export const DEFAULT_DISCLOSURE = "You're chatting with an automated assistant. Reply 'human' at any time to reach a person."
 export const HANDOVER_NOTICE = 'A person from the shop will answer you here as soon as they can.'
 
 /** What the bot does about one customer message: the messages to send, in order, and what changes. */

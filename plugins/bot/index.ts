@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import { STANDARD_WINDOW_MS } from '../outbox/policy.js'
 import type { MessageEvent } from '../store/conversations.js'
-import { answer, type Catalog, DEFAULT_DISCLOSURE } from './answer.js'
+import { answer, type Catalog } from './answer.js'
 
 /**
  * The bot answers customers: each new customer message (never an echo, a read or an opt-in) on a Page that can
@@ -10,7 +10,7 @@ import { answer, type Catalog, DEFAULT_DISCLOSURE } from './answer.js'
  */
 export default fp(async (fastify) => {
   const { store, outbox, log } = fastify
-  const disclosure = DEFAULT_DISCLOSURE
+  const disclosure = fastify.config.BOT_DISCLOSURE
 
   async function reply (message: MessageEvent) {
     // Older than the window, no reply is allowed at all (sender actions included).

@@ -74,6 +74,12 @@ export const ConfigSchema = Type.Object({
   }),
   SEND_RATE_PER_PAGE: Type.Integer({ minimum: 1, maximum: 300, default: 20 }),
   MESSENGER_HUMAN_AGENT: Type.Boolean({ default: false }),
+  BOT_DISCLOSURE: Type.String({
+    minLength: 1,
+    maxLength: 640,
+    default: "You're chatting with an automated assistant. Reply 'human' at any time to reach a person.",
+    description: '1 to 640 characters: what the bot says first in a conversation, and after a person hands it back'
+  }),
   RATE_LIMIT_MAX: Type.Integer({ minimum: 0, default: 60 }),
   RATE_LIMIT_WINDOW_MS: Type.Integer({ minimum: 1, default: 60000 }),
   SHOPIFY_API_KEY: Type.String({

@@ -12,6 +12,7 @@ const app = await build(t, {
   dispatcher: agent,
   env: {
     MESSENGER_VERIFY_TOKEN: 'bot-verify-token-0123',
+    BOT_DISCLOSURE: "You're chatting with an automated assistant. Write 'human' for a person.",
     SHOPIFY_API_KEY: 'k',
     SHOPIFY_API_SECRET: 's',
     SHOPIFY_REDIRECT_URI: 'https://connect.example.com/shopify/callback'
@@ -66,7 +67,8 @@ t.test('a question gets a short text (with the disclosure, first time) and a car
   const [intro, cards] = await sentTo('8001', 2)
   t.same(calls.filter(to('8001')).slice(0, 3).map(call => call.body.sender_action ?? 'message'), ['mark_seen', 'typing_on', 'message'],
     'the customer sees the message read and the bot typing before the reply')
-  t.match(intro!.body, { messaging_type: 'RESPONSE', message: { text: /^You're chatting with an automated assistant\./ } })
+  t.match(intro!.body, { messaging_type: 'RESPONSE', message: { text: /^You're chatting with an automated assistant\. Write 'human' for a person\.\n\n/ } },
+    'BOT_DISCLOSURE first')
   t.match((intro!.body.message as { text: string }).text, 'Here is 1 product for "red running shoes" under €50.00:')
   type Template = { attachment: { payload: { template_type: string, elements: Array<Record<string, unknown>> } } }
   const payload = (cards!.body.message as Template).attachment.payload

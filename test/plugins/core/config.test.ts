@@ -60,7 +60,9 @@ const refusals: Array<[string, string]> = [
   ['SHOPIFY_API_VERSION', 'unstable'],
   ['SHOPIFY_SHOP_ORIGIN', 'https://shop.example.com'],
   ['SHOPIFY_SCOPES', 'read products'],
-  ['SHOPIFY_REDIRECT_URI', 'shopify/callback']
+  ['SHOPIFY_REDIRECT_URI', 'shopify/callback'],
+  ['BOT_DISCLOSURE', 'x'.repeat(641)],
+  ['SEND_RATE_PER_PAGE', '301']
 ]
 
 for (const [name, value] of refusals) {
