@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events'
 import fp from 'fastify-plugin'
 import { createSendApi } from '../facebook/send-api.js'
 import type { ClaimedMessage, OutboxInput, OutboxStatus } from '../store/outbox.js'
@@ -12,8 +11,6 @@ export interface Outbox {
    * reply back. Not stored: a sender action lost in a crash costs nothing, and one shown twice is harmless.
    */
   acknowledge (pageId: string, psid: string): Promise<void>
-  /** Announces each row this process sent, by its id. */
-  sent: EventEmitter<{ sent: [id: string] }>
 }
 
 const ACKNOWLEDGE_WITHIN_MS = 1000
@@ -34,13 +31,12 @@ function describeSent (message: Record<string, unknown>): string {
 /** The outbox and its sender (Messenger on): every message the service sends goes through here. */
 export default fp(async (fastify) => {
   const { config, store, graph } = fastify
-  const sent = new EventEmitter<{ sent: [id: string] }>()
   const send = createSendApi(graph, pageId => store.pages.tokenOf(pageId))
   const sender = startSender({
     outbox: store.outbox,
     send,
     passThreadControl: send.passThreadControl,
-    recordSent: (row, messageId, at) => { sent.emit('sent', row.id); return recordSentMessage(row, messageId, at) },
+    recordSent: recordSentMessage,
     markNeedsReconnect: pageId => store.pages.markNeedsReconnect(pageId),
     log: fastify.log,
     ratePerPage: config.SEND_RATE_PER_PAGE,
@@ -59,7 +55,6 @@ export default fp(async (fastify) => {
     })
   }
   fastify.decorate('outbox', {
-    sent,
     async acknowledge (pageId, psid) {
       const signal = AbortSignal.timeout(ACKNOWLEDGE_WITHIN_MS)
       try {
