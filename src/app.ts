@@ -129,5 +129,6 @@ export function listenProblem (err: Error & { code?: string }, host: string, por
 export const capabilities = (config: Config) => ({
   messenger: config.features.messenger,
   shopify: config.features.shopify,
+  llm: config.features.llm ? config.LLM_MODEL : false,
   store: config.DATABASE_URL === '' ? 'embedded PGlite in DATA_DIR' : 'PostgreSQL (DATABASE_URL)'
 })

@@ -48,5 +48,5 @@ t.test('the first lines say what is on and which store is used, never a URL', as
     PORT: String(port), DATA_DIR: await seededDataDir(t), LOG_LEVEL: 'info', MESSENGER_VERIFY_TOKEN: 'startup-verify-token-0123'
   })
   const ready = lines.map(line => JSON.parse(line)).find(line => line.msg === 'service ready')
-  t.match(ready, { messenger: true, shopify: false, store: 'embedded PGlite in DATA_DIR' })
+  t.match(ready, { messenger: true, shopify: false, llm: false, store: 'embedded PGlite in DATA_DIR' })
 })

@@ -107,12 +107,23 @@ export const ConfigSchema = Type.Object({
   SHOPIFY_SHOP_ORIGIN: Type.String({
     pattern: '^https?://[^\\s?#]*\\{shop\\}[^\\s?#]*$', default: 'https://{shop}', description: 'a URL containing {shop}, like https://{shop}'
   }),
-  SHOPIFY_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 5000 })
+  SHOPIFY_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 5000 }),
+  LLM_BASE_URL: Type.String({
+    pattern: '^(https?://[^\\s?#]+)?$',
+    default: '',
+    description: 'an http(s) URL ending before /chat/completions (like https://api.openai.com/v1), or empty for no LLM'
+  }),
+  LLM_API_KEY: Type.String({
+    pattern: '^(\\S{1,512})?$', default: '', description: '1 to 512 characters, no spaces, or empty (a local server)'
+  }),
+  LLM_MODEL: Type.String({ pattern: '^(\\S{1,200})?$', default: '', description: 'a model name like gpt-4o-mini, or empty for no LLM' }),
+  LLM_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10000 }),
+  LLM_MAX_TOOL_ROUNDS: Type.Integer({ minimum: 1, maximum: 10, default: 3 })
 })
 
 /** Decided once from the variables, so no code tests a setting for emptiness again. */
 export interface Derived {
-  features: { messenger: boolean, shopify: boolean }
+  features: { messenger: boolean, shopify: boolean, llm: boolean }
   /** PUBLIC_BASE_URL is https: cookies are Secure and take the __Host- prefix */
   secureCookies: boolean
 }
@@ -147,9 +158,11 @@ export function loadConfig (env: Record<string, string | undefined>, { dotenv = 
   }
   if (config.PUBLIC_BASE_URL === '') config.PUBLIC_BASE_URL = new URL(config.FACEBOOK_REDIRECT_URI).origin
   checkShopify(config)
+  checkLlm(config)
+  config.LLM_BASE_URL = config.LLM_BASE_URL.replace(/\/+$/, '')
   return {
     ...config,
-    features: { messenger: config.MESSENGER_VERIFY_TOKEN !== '', shopify: config.SHOPIFY_API_KEY !== '' },
+    features: { messenger: config.MESSENGER_VERIFY_TOKEN !== '', shopify: config.SHOPIFY_API_KEY !== '', llm: config.LLM_MODEL !== '' },
     secureCookies: config.PUBLIC_BASE_URL.startsWith('https:')
   }
 }
@@ -206,6 +219,22 @@ function checkShopify (config: Static<typeof ConfigSchema>) {
   const redirect = config.SHOPIFY_REDIRECT_URI === '' ? undefined : new URL(config.SHOPIFY_REDIRECT_URI)
   if (redirect === undefined || !redirect.pathname.endsWith('/shopify/callback') || redirect.search !== '') {
     throw new ConfigError('SHOPIFY_REDIRECT_URI must be set with SHOPIFY_API_KEY, as the absolute URL of /shopify/callback')
+  }
+}
+
+/** The LLM's base URL and model go together; the key without them means nothing and is refused as a likely mistake. */
+function checkLlm (config: Static<typeof ConfigSchema>) {
+  if (config.LLM_BASE_URL !== '' && config.LLM_MODEL === '') {
+    throw new ConfigError('LLM_MODEL is required with LLM_BASE_URL: name the model to use, or leave both empty for no LLM')
+  }
+  if (config.LLM_MODEL !== '' && config.LLM_BASE_URL === '') {
+    throw new ConfigError('LLM_BASE_URL is required with LLM_MODEL: the server\'s URL ending before /chat/completions')
+  }
+  if (config.LLM_API_KEY !== '' && config.LLM_MODEL === '') {
+    throw new ConfigError('LLM_API_KEY is set without LLM_BASE_URL and LLM_MODEL: set them too, or leave the key empty')
+  }
+  if (PLACEHOLDER.test(config.LLM_API_KEY)) {
+    throw new ConfigError('LLM_API_KEY is still the placeholder from .env.example: set your key, or leave it empty')
   }
 }
 

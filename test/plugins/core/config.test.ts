@@ -62,7 +62,11 @@ const refusals: Array<[string, string]> = [
   ['SHOPIFY_SCOPES', 'read products'],
   ['SHOPIFY_REDIRECT_URI', 'shopify/callback'],
   ['BOT_DISCLOSURE', 'x'.repeat(641)],
-  ['SEND_RATE_PER_PAGE', '301']
+  ['SEND_RATE_PER_PAGE', '301'],
+  ['LLM_BASE_URL', 'ftp://models.example.com/v1'],
+  ['LLM_TIMEOUT_MS', '5'],
+  ['LLM_MAX_TOOL_ROUNDS', '0'],
+  ['LLM_MODEL', 'two words']
 ]
 
 for (const [name, value] of refusals) {
@@ -87,14 +91,14 @@ t.test('the Shopify variables: none, or the key, the secret and the redirect URI
 })
 
 t.test('features and cookie security are decided once, from their variables', async t => {
-  t.same(loadConfig(testEnv()).features, { messenger: false, shopify: false })
+  t.same(loadConfig(testEnv()).features, { messenger: false, shopify: false, llm: false })
   const on = loadConfig(testEnv({
     MESSENGER_VERIFY_TOKEN: 'verify-token-0123456789',
     SHOPIFY_API_KEY: 'shopify-key',
     SHOPIFY_API_SECRET: 'shopify-secret',
     SHOPIFY_REDIRECT_URI: 'https://bot.example.org/shopify/callback'
   }))
-  t.same(on.features, { messenger: true, shopify: true })
+  t.same(on.features, { messenger: true, shopify: true, llm: false })
   t.equal(loadConfig(testEnv({ PUBLIC_BASE_URL: 'https://bot.example.org' })).secureCookies, true)
   t.equal(loadConfig(testEnv({ PUBLIC_BASE_URL: 'http://127.0.0.1:5000' })).secureCookies, false)
   t.equal(loadConfig(testEnv({ FACEBOOK_REDIRECT_URI: 'http://127.0.0.1:5000/facebook/callback' })).secureCookies, false,
@@ -107,7 +111,7 @@ t.test('@fastify/env decorates fastify.config with the checked values and the de
   t.ok(app.hasDecorator('getEnvs'), "@fastify/env's own decorator is there")
   t.equal(app.getEnvs<{ PORT: number }>().PORT, 6100)
   t.equal(app.config.PORT, 6100)
-  t.same(app.config.features, { messenger: true, shopify: false })
+  t.same(app.config.features, { messenger: true, shopify: false, llm: false })
   t.equal(app.config.secureCookies, true)
 })
 
@@ -177,4 +181,20 @@ t.test('config errors say what is allowed, once, in words: no raw pattern, no re
     const error = t.throws(() => loadConfig(testEnv({ [name]: value }))) as Error
     t.notMatch(error.message, /\^|\\S|\[0-9|must match pattern|equal to constant/, `${name}: no pattern in the message`)
   }
+})
+
+t.test('the LLM: base URL and model together or neither; a key alone is refused; a placeholder key is refused', async t => {
+  const base = { LLM_BASE_URL: 'http://127.0.0.1:11434/v1/', LLM_MODEL: 'llama3.1' }
+  const on = loadConfig(testEnv(base))
+  t.equal(on.features.llm, true)
+  t.equal(on.LLM_BASE_URL, 'http://127.0.0.1:11434/v1', 'a trailing slash is dropped')
+  t.match(on, { LLM_TIMEOUT_MS: 10000, LLM_MAX_TOOL_ROUNDS: 3, LLM_API_KEY: '' })
+  t.equal(loadConfig(testEnv()).features.llm, false, 'off by default')
+  t.throws(() => loadConfig(testEnv({ LLM_BASE_URL: base.LLM_BASE_URL })), { message: /LLM_MODEL is required with LLM_BASE_URL/ })
+  t.throws(() => loadConfig(testEnv({ LLM_MODEL: 'llama3.1' })), { message: /LLM_BASE_URL is required with LLM_MODEL/ })
+  t.throws(() => loadConfig(testEnv({ LLM_API_KEY: 'sk-secret-value-123' })), { message: /LLM_API_KEY is set without/ })
+  const placeholder = t.throws(() => loadConfig(testEnv({ ...base, LLM_API_KEY: 'replace-with-your-api-key' }))) as Error
+  t.match(placeholder.message, /LLM_API_KEY is still the placeholder/)
+  const error = t.throws(() => loadConfig(testEnv({ ...base, LLM_API_KEY: 'sk-secret-value-123', LLM_TIMEOUT_MS: '1' }))) as Error
+  t.notMatch(error.message, 'sk-secret-value-123', 'the key is never in a message')
 })
