@@ -278,6 +278,23 @@ export const MIGRATIONS: ReadonlyArray<{ version: number, sql: string }> = [
       ALTER TABLE pages ADD COLUMN subscribed_fields text;
       ALTER TABLE facebook_users ADD COLUMN granted_permissions jsonb;
     `
+  },
+  {
+    version: 17,
+    // The LLM per workspace: on or off (NULL: on when the service has one), the owner's instructions, a daily token
+    // budget; and the tokens spent per workspace and UTC day, as the model's server counted them.
+    sql: `
+      ALTER TABLE workspaces ADD COLUMN bot_llm boolean;
+      ALTER TABLE workspaces ADD COLUMN bot_instructions text NOT NULL DEFAULT '';
+      ALTER TABLE workspaces ADD COLUMN bot_daily_token_budget integer CHECK (bot_daily_token_budget > 0);
+      CREATE TABLE llm_usage (
+        workspace_id text NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+        day date NOT NULL,
+        prompt_tokens bigint NOT NULL DEFAULT 0,
+        completion_tokens bigint NOT NULL DEFAULT 0,
+        PRIMARY KEY (workspace_id, day)
+      );
+    `
   }
 ]
 

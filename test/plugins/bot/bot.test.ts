@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
+import { DEFAULT_SETTINGS } from '../../../plugins/store/bot.js'
 import { ADMIN_TOKEN, APP_ID, build, catalogProduct, GRAPH, mockGraph, postSignedDelivery, testDb } from '../../helper.js'
 
 /** The bot end to end inside the app: a signed customer message in, Send API calls out (Graph mocked). */
@@ -143,8 +144,8 @@ t.test('a message more than 24 hours old gets no Send API call at all, sender ac
 })
 
 t.test('a bot turned off answers nothing', async t => {
-  await app.store.bot.saveSettings('bot-ws', { enabled: false, greeting: null, maxProducts: 5 })
-  t.teardown(() => app.store.bot.saveSettings('bot-ws', { enabled: true, greeting: null, maxProducts: 5 }))
+  await app.store.bot.saveSettings('bot-ws', { ...DEFAULT_SETTINGS, enabled: false, greeting: null, maxProducts: 5 })
+  t.teardown(() => app.store.bot.saveSettings('bot-ws', { ...DEFAULT_SETTINGS, enabled: true, greeting: null, maxProducts: 5 }))
   await customerSays('8005', 'scarf')
   await sleep(300)
   t.equal((await sentTo('8005', 0)).length, 0)
@@ -155,11 +156,14 @@ const auth = { authorization: `Bearer ${ADMIN_TOKEN}` }
 t.test('the bot\'s settings: defaults, PUT validated, GET as saved', async t => {
   t.same((await app.inject({ url: '/admin/workspaces/fresh-bot-ws/bot', headers: auth })).json(), { enabled: true, greeting: null, maxProducts: 5 })
   const put = (payload: unknown) => app.inject({ method: 'PUT', url: '/admin/workspaces/set-bot-ws/bot', headers: auth, payload: payload as object })
-  for (const bad of [{ enabled: true, greeting: null, maxProducts: 11 }, { enabled: 'yes', greeting: null, maxProducts: 5 }, { enabled: true }, { enabled: true, greeting: 'x'.repeat(641), maxProducts: 5 }]) {
+  for (const bad of [{ enabled: true, greeting: null, maxProducts: 11 }, { enabled: 'yes', greeting: null, maxProducts: 5 }, { maxProducts: 0 }, { enabled: true, greeting: 'x'.repeat(641), maxProducts: 5 }]) {
     t.equal((await put(bad)).statusCode, 400, JSON.stringify(bad))
   }
   t.equal((await put({ enabled: false, greeting: 'Welcome!', maxProducts: 3 })).statusCode, 200)
   t.same((await app.inject({ url: '/admin/workspaces/set-bot-ws/bot', headers: auth })).json(), { enabled: false, greeting: 'Welcome!', maxProducts: 3 })
+  t.same((await put({ maxProducts: 4 })).json(), { enabled: false, greeting: 'Welcome!', maxProducts: 4 }, 'a field left out keeps its value')
+  t.same(Object.keys((await app.inject({ url: '/admin/workspaces/set-bot-ws/bot', headers: auth })).json()).sort(), ['enabled', 'greeting', 'maxProducts'],
+    'without an LLM, exactly the fields of before')
 })
 
 t.test('a new greeting reaches the welcome screens of the workspace\'s Pages (Messenger Profile)', async t => {
@@ -169,7 +173,7 @@ t.test('a new greeting reaches the welcome screens of the workspace\'s Pages (Me
     return { statusCode: 200, data: JSON.stringify({ result: 'success' }) }
   })
   const put = await app.inject({ method: 'PUT', url: '/admin/workspaces/bot-ws/bot', headers: auth, payload: { enabled: true, greeting: 'Hi there, shopper!', maxProducts: 5 } })
-  t.teardown(() => app.store.bot.saveSettings('bot-ws', { enabled: true, greeting: null, maxProducts: 5 }))
+  t.teardown(() => app.store.bot.saveSettings('bot-ws', { ...DEFAULT_SETTINGS, enabled: true, greeting: null, maxProducts: 5 }))
   t.equal(put.statusCode, 200)
   for (let i = 0; i < 100 && profiles.length === 0; i++) await sleep(20)
   t.same(profiles, [{ get_started: { payload: 'GET_STARTED' }, greeting: [{ locale: 'default', text: 'Hi there, shopper!' }] }])

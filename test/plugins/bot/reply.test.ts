@@ -2,7 +2,7 @@ import fc from 'fast-check'
 import t from 'tap'
 import { answer, type Catalog } from '../../../plugins/bot/answer.js'
 import { truncate } from '../../../plugins/core/plain-text.js'
-import type { BotContext } from '../../../plugins/store/bot.js'
+import { type BotContext, DEFAULT_SETTINGS } from '../../../plugins/store/bot.js'
 
 t.test('truncate counts what a person sees: never half an emoji or a letter without its accent', async t => {
   t.equal(truncate('short', 80), 'short')
@@ -21,7 +21,7 @@ t.test('truncate counts what a person sees: never half an emoji or a letter with
 })
 
 const context: BotContext = {
-  workspace: 'w', settings: { enabled: true, greeting: null, maxProducts: 5 }, canMessage: true, shop: 'shop.myshopify.com', withHuman: false, disclosed: true
+  workspace: 'w', settings: DEFAULT_SETTINGS, canMessage: true, shop: 'shop.myshopify.com', withHuman: false, disclosed: true
 }
 const emptyCatalog: Catalog = { match: async () => [], similar: async () => [], newest: async () => [], topTypes: async () => [] }
 

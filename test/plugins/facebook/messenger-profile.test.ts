@@ -2,6 +2,7 @@ import pino from 'pino'
 import t from 'tap'
 import { createGraphClient } from '../../../plugins/facebook/graph.js'
 import { updateMessengerProfiles, welcomeGreeting } from '../../../plugins/facebook/messenger-profile.js'
+import { DEFAULT_SETTINGS } from '../../../plugins/store/bot.js'
 import { openStore } from '../../../plugins/store/index.js'
 import { APP_SECRET, GRAPH, mockGraph, testDb } from '../../helper.js'
 
@@ -25,7 +26,7 @@ function graphWith (t: Parameters<typeof mockGraph>[0], answer: (token: string) 
 
 t.test('every Page that can message gets the Get Started button and the greeting, with its own token', async t => {
   const { graph, calls } = graphWith(t, () => [200, { result: 'success' }])
-  await store.bot.saveSettings('mp-ws', { enabled: true, greeting: 'Hello from the shop!', maxProducts: 5 })
+  await store.bot.saveSettings('mp-ws', { ...DEFAULT_SETTINGS, enabled: true, greeting: 'Hello from the shop!', maxProducts: 5 })
   t.same((await updateMessengerProfiles(graph, store, pino({ level: 'silent' }), 'mp-ws')).sort(), ['901', '902'])
   t.same(calls.map(call => call.token).sort(), ['EAApage-901', 'EAApage-902'], 'not the Page without the Messaging task')
   t.same(calls[0]!.body, { get_started: { payload: 'GET_STARTED' }, greeting: [{ locale: 'default', text: 'Hello from the shop!' }] })
