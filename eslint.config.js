@@ -5,7 +5,7 @@ import neostandard from 'neostandard'
  * Imports run one way: src -> route plugins -> decorator plugins -> domain modules -> store -> core. Each folder of
  * plugins/ lists the folders it may not import; the store knows no provider and providers do not know each other.
  */
-const FOLDERS = ['core', 'tokens', 'store', 'inbox', 'facebook', 'messenger', 'shopify', 'outbox', 'bot', 'connect', 'admin']
+const FOLDERS = ['core', 'tokens', 'store', 'inbox', 'facebook', 'messenger', 'shopify', 'llm', 'outbox', 'bot', 'connect', 'admin']
 const MAY_IMPORT = {
   core: [],
   store: ['core'],
@@ -14,9 +14,11 @@ const MAY_IMPORT = {
   facebook: ['core', 'store', 'tokens', 'inbox'],
   messenger: ['core', 'store', 'tokens', 'inbox'],
   shopify: ['core', 'store', 'tokens', 'inbox'],
+  // A language model is a provider like the others: it knows the catalog's products, nothing of Messenger.
+  llm: ['core', 'store'],
   // The sales loop sits on the providers: the outbox sends through Facebook's Send API.
   outbox: ['core', 'store', 'tokens', 'facebook'],
-  bot: ['core', 'store', 'tokens', 'facebook', 'outbox'],
+  bot: ['core', 'store', 'tokens', 'facebook', 'outbox', 'llm'],
   connect: ['core', 'store', 'tokens'],
   admin: ['core', 'store', 'tokens', 'facebook', 'shopify', 'outbox']
 }

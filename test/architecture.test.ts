@@ -27,7 +27,9 @@ const refused: Array<[string, string]> = [
   ['plugins/outbox/sender.ts', '../shopify/client.js'],
   ['plugins/facebook/send-api.ts', '../outbox/policy.js'],
   ['plugins/store/outbox.ts', '../outbox/policy.js'],
-  ['src/app.ts', '../tools/emulator/facebook.js']
+  ['src/app.ts', '../tools/emulator/facebook.js'],
+  ['plugins/llm/turn.ts', '../facebook/send-api.js'],
+  ['plugins/llm/turn.ts', '../bot/answer.js']
 ]
 
 for (const [file, specifier] of refused) {
@@ -44,7 +46,8 @@ const allowed: Array<[string, string]> = [
   ['plugins/admin/index.ts', '../facebook/page-subscriptions.js'],
   ['plugins/outbox/index.ts', '../facebook/send-api.js'],
   ['plugins/admin/outbox.ts', '../outbox/policy.js'],
-  ['src/app.ts', '../plugins/shopify/index.js']
+  ['src/app.ts', '../plugins/shopify/index.js'],
+  ['plugins/bot/index.ts', '../llm/turn.js']
 ]
 
 for (const [file, specifier] of allowed) {

@@ -23,6 +23,19 @@ export interface Catalog {
 const HANDOVER_WORDS = new Set(['human', 'agent', 'person', 'someone', 'operator', 'representative'])
 const GREETINGS = new Set(['hi', 'hello', 'hey', 'hiya', 'howdy', 'hola', 'bonjour', 'hallo', 'yo', 'morning', 'evening', 'good', 'there'])
 const wordsOf = (text: string) => text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []
+const asksForPerson = (words: string[]) => words.length > 0 && words.length <= 5 && words.some(word => HANDOVER_WORDS.has(word))
+const OPT_WORDS = new Set(['stop', 'unsubscribe', 'start'])
+
+/**
+ * What the bot handles by its rules even with a language model: a tapped quick reply or postback (it carries a
+ * payload), asking for a person, "stop" and "start". Everything else is free text a model may answer.
+ */
+export function isCommand (message: { text: string, payload?: string }): boolean {
+  const words = wordsOf(message.text)
+  return (message.payload ?? '') !== '' || asksForPerson(words) || (words.length === 1 && OPT_WORDS.has(words[0]!))
+}
+
+export const textMessage = (value: string) => ({ text: truncate(value, LIMITS.text) })
 
 function priceWords (question: Question, currency: string): string {
   if (question.min !== undefined && question.max !== undefined) {
@@ -33,7 +46,7 @@ function priceWords (question: Question, currency: string): string {
   return ''
 }
 
-const text = (value: string) => ({ text: truncate(value, LIMITS.text) })
+const text = textMessage
 
 const OPTED_OUT = 'You will get no more promotions from us. Your questions are still answered here; reply "start" to get them again.'
 const defaultGreeting = (shop: string, example = 'gifts') =>
@@ -48,7 +61,7 @@ export async function answer (
 ): Promise<Answer> {
   const words = wordsOf(message.text)
   const payload = message.payload ?? ''
-  if (payload === 'HUMAN' || (words.length > 0 && words.length <= 5 && words.some(word => HANDOVER_WORDS.has(word)))) {
+  if (payload === 'HUMAN' || asksForPerson(words)) {
     return { messages: [text(HANDOVER_NOTICE)], handover: true }
   }
   if (words.length === 1 && (words[0] === 'stop' || words[0] === 'unsubscribe')) {

@@ -1,7 +1,9 @@
 import fp from 'fastify-plugin'
+import { createChatClient } from '../llm/client.js'
 import { STANDARD_WINDOW_MS } from '../outbox/policy.js'
 import type { MessageEvent } from '../store/conversations.js'
 import { answer, type Catalog } from './answer.js'
+import { modelAnswer, type ModelDeps } from './model-answer.js'
 
 /**
  * The bot answers customers: each new customer message (never an echo, a read or an opt-in) on a Page that can
@@ -9,14 +11,27 @@ import { answer, type Catalog } from './answer.js'
  * by the message they answer, so a message processed again is not answered twice.
  */
 export default fp(async (fastify) => {
-  const { store, outbox, log } = fastify
-  const disclosure = fastify.config.BOT_DISCLOSURE
+  const { store, outbox, log, config } = fastify
+  const disclosure = config.BOT_DISCLOSURE
+  // With an LLM configured, a model writes the answers to free text; every fact still comes from the catalog.
+  const model: ModelDeps | undefined = config.features.llm
+    ? {
+        chat: createChatClient({ baseUrl: config.LLM_BASE_URL, apiKey: config.LLM_API_KEY, model: config.LLM_MODEL }),
+        store,
+        log,
+        timeoutMs: config.LLM_TIMEOUT_MS,
+        maxRounds: config.LLM_MAX_TOOL_ROUNDS
+      }
+    : undefined
+  if (model !== undefined) fastify.addHook('onClose', () => model.chat.close())
 
   async function reply (message: MessageEvent) {
     // Older than the window, no reply is allowed at all (sender actions included).
     if (Date.now() - message.at.getTime() >= STANDARD_WINDOW_MS) return
     const context = await store.bot.context(message.pageId, message.psid)
     if (context === undefined || !context.canMessage || !context.settings.enabled || context.withHuman) return
+    // Processed again (a crash, a redelivery): it was answered, and a model is not asked twice.
+    if (await store.outbox.queued(`reply:${message.mid}:0`)) return
     await outbox.acknowledge(message.pageId, message.psid)
     const shop = context.shop
     const catalog: Catalog | undefined = shop === null
@@ -27,7 +42,8 @@ export default fp(async (fastify) => {
           newest: limit => store.catalog.match(shop, [], { limit }),
           topTypes: limit => store.catalog.topTypes(shop, limit)
         }
-    const decided = await answer(context, message, catalog)
+    const byModel = model === undefined ? undefined : await modelAnswer(model, context, message)
+    const decided = byModel ?? await answer(context, message, catalog)
     const messages = [...decided.messages]
     if (!context.disclosed && typeof messages[0]?.text === 'string') {
       messages[0] = { ...messages[0], text: `${disclosure}\n\n${messages[0].text}` }

@@ -150,6 +150,13 @@ export function createConversationStore (db: Db, cipher: Cipher) {
     /** A message the service sent: it joins the conversation, and Meta's echo of it will be a redelivery. */
     recordSent: (message: MessageEvent) => applyEvents([message], [], Date.now()).then(() => undefined),
 
+    /** The conversation's last `limit` messages, oldest first: their direction and text, nothing else. */
+    async recentMessages (pageId: string, psid: string, limit: number): Promise<Array<{ direction: 'in' | 'out', text: string }>> {
+      const rows = await db.query<{ direction: 'in' | 'out', text: string }>(
+        'SELECT direction, text FROM messages WHERE page_id = $1 AND psid = $2 ORDER BY at DESC, mid DESC LIMIT $3', [pageId, psid, limit])
+      return rows.reverse()
+    },
+
     /** Newest customer interaction first; the cursor is the last row's (time, psid). */
     async conversations (pageId: string, limit: number, after?: { at: string | null, psid: string }): Promise<Conversation[]> {
       const rows = await db.query<{

@@ -65,6 +65,11 @@ export function createOutboxStore (db: Db) {
       return { ...existing!, created: false }
     },
 
+    /** Whether a message with this key was ever queued. */
+    async queued (dedupeKey: string): Promise<boolean> {
+      return (await db.query('SELECT 1 FROM outbox WHERE dedupe_key = $1', [dedupeKey])).length > 0
+    },
+
     /**
      * Leases due rows for `sender`: first the Pages it may send for (one sender at a time holds a Page, so the Page's
      * rate holds across replicas), then at most `perPage` rows of each, at most one per conversation and only its
