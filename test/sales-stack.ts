@@ -15,7 +15,8 @@ export const SHOP = 'corner-store.myshopify.com'
  * catalog synced. Everything stops when `t` ends.
  */
 export async function startSalesStack (
-  t: Test, db: Db, workspace: string, options: { products?: number, env?: Record<string, string> } = {}
+  t: Test, db: Db, workspace: string,
+  options: { products?: number, env?: Record<string, string>, logStream?: NodeJS.WritableStream & { write (msg: string): void } } = {}
 ) {
   const port = await freePort()
   const base = `http://127.0.0.1:${port}`
@@ -25,6 +26,7 @@ export async function startSalesStack (
   t.teardown(shopify.close)
   const app = await build(t, {
     db,
+    ...(options.logStream === undefined ? {} : { logStream: options.logStream }),
     env: {
       FACEBOOK_GRAPH_URL: facebook.url,
       FACEBOOK_DIALOG_URL: facebook.url,

@@ -11,7 +11,8 @@ const Editable = {
   maxProducts: Type.Integer({ minimum: 1, maximum: 10 }),
   llm: Type.Boolean(),
   instructions: Type.String({ maxLength: 2000 }),
-  dailyTokenBudget: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()])
+  // One schema with both types (not a union): coercion would otherwise turn a refused 0 into null.
+  dailyTokenBudget: Type.Unsafe<number | null>({ type: ['integer', 'null'], minimum: 1 })
 }
 const Usage = Type.Object({ date: Type.String(), promptTokens: Type.Integer(), completionTokens: Type.Integer() })
 // What GET answered may come back as it was: its usage is read-only and ignored.
