@@ -7,6 +7,7 @@ import autocannon from 'autocannon'
 import { Agent, request } from 'undici'
 import { issueToken, signingKeys } from '../plugins/tokens/state-token.js'
 import { startFacebookEmulator } from '../tools/emulator/facebook.js'
+import { startOpenAiEmulator } from '../tools/emulator/openai.js'
 import { startShopifyEmulator } from '../tools/emulator/shopify.js'
 import { customersAsk } from './bot.js'
 import { timeCatalogSync, timeSearches, timeStoreSearches } from './shopify.js'
@@ -30,6 +31,8 @@ const BOT_SECONDS = Number(process.env.BENCH_BOT_SECONDS ?? 30)
 const BOT_PRODUCTS = 1000
 const BOT_CEILING_RATES = [20, 40, 80, 160, 320]
 const BOT_CEILING_SECONDS = 10
+const LLM_LATENCY_MS = 100
+const LLM_SECONDS = Number(process.env.BENCH_LLM_SECONDS ?? 10)
 // As `npm start` and the Dockerfile run the service.
 const SERVICE_FLAGS = ['--max-old-space-size=96']
 const APP_ID = '123456789012345'
@@ -264,6 +267,19 @@ for (const rate of BOT_CEILING_RATES) {
 }
 botFast.child.kill('SIGTERM')
 await new Promise(resolve => botFast.child.once('exit', resolve))
+// The LLM turn: the bundled model answers each call after LLM_LATENCY_MS (a turn is two calls: the search, then the
+// answer), so the service's own share is the reply latency less twice that.
+const scriptedModel = await startOpenAiEmulator({ latencyMs: LLM_LATENCY_MS })
+const botLlm = await botService('service (PGlite, bot on, LLM)', { LLM_BASE_URL: scriptedModel.url, LLM_MODEL: 'bench-model' })
+const llmRuns: Array<Awaited<ReturnType<typeof customersAsk>>> = []
+for (let round = 0; round < REPEATS; round++) {
+  const firstPsid = 6_000_000_000 + round * 1_000_000
+  llmRuns.push(await customersAsk(emulator, messagingPages, { rate: BOT_RATE, seconds: LLM_SECONDS, firstPsid }))
+}
+const modelCalls = scriptedModel.requests.length
+botLlm.child.kill('SIGTERM')
+await new Promise(resolve => botLlm.child.once('exit', resolve))
+await scriptedModel.close()
 await botShopify.close()
 
 if (process.env.TEST_DATABASE_URL) {
@@ -344,6 +360,16 @@ const lines = [
     `reply p50 / delivery ack p50 = ${(median(botSteady.map(r => r.replyP50)) / median(botSteady.map(r => r.ackP50))).toFixed(1)}. ` +
     `Highest steady rate answered with p99 under 1 s: ${botCeiling.filter(r => r.replyP99 < 1000 && r.unanswered === 0).at(-1)?.rate ?? 'none'} customers/s` +
     `${botCeiling.every(r => r.replyP99 < 1000 && r.unanswered === 0) ? ` (every rate tried, up to ${BOT_CEILING_RATES.at(-1)})` : ''}.`,
+  '',
+  `### With the LLM (the bundled scripted model, ${LLM_LATENCY_MS} ms an answer, two calls a turn; ${BOT_RATE} conversations/s, ${LLM_SECONDS} s a run)`,
+  '| run | sent / expected | unanswered | duplicates | reply p50 ms | reply p99 ms | service overhead p50 ms | overhead p99 ms |',
+  '|---|---|---|---|---|---|---|---|',
+  ...llmRuns.map((r, i) => `| ${i + 1} | ${r.sent} / ${r.expected} | ${r.unanswered} | ${r.duplicates} | ${r.replyP50} | ${r.replyP99} | ` +
+    `${r.replyP50 - 2 * LLM_LATENCY_MS} | ${r.replyP99 - 2 * LLM_LATENCY_MS} |`),
+  '',
+  `Overhead per LLM turn (webhook to the Send API call, less the model's ${2 * LLM_LATENCY_MS} ms): p50 ` +
+    `${median(llmRuns.map(r => r.replyP50)) - 2 * LLM_LATENCY_MS} ms, p99 ${median(llmRuns.map(r => r.replyP99)) - 2 * LLM_LATENCY_MS} ms ` +
+    `(medians of ${REPEATS}); ${modelCalls} model calls for ${llmRuns.reduce((sum, r) => sum + r.customers, 0)} turns.`,
   '',
   '## RSS of the service process at the end',
   ...Object.entries(rss).map(([name, mb]) => `- ${name}: ${mb.toFixed(0)} MB`)

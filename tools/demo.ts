@@ -5,6 +5,7 @@ import closeWithGrace from 'close-with-grace'
 import { loadConfig } from '../plugins/core/config.js'
 import { buildServer, listenProblem } from '../src/app.js'
 import { startFacebookEmulator } from './emulator/facebook.js'
+import { startOpenAiEmulator } from './emulator/openai.js'
 import { startShopifyEmulator } from './emulator/shopify.js'
 
 /**
@@ -41,6 +42,14 @@ const base = `http://127.0.0.1:${port}`
 const emulator = await startFacebookEmulator({
   appId: secrets.FACEBOOK_APP_ID, appSecret: secrets.FACEBOOK_APP_SECRET, host: '127.0.0.1', serviceUrl: base
 })
+// The model: a real local server when LLM_BASE_URL is given (e.g. Ollama), else the bundled scripted one;
+// DEMO_LLM=off runs the deterministic bot alone.
+const scriptedModel = process.env.DEMO_LLM === 'off' || process.env.LLM_BASE_URL !== undefined ? undefined : await startOpenAiEmulator()
+const llm = process.env.DEMO_LLM === 'off'
+  ? {}
+  : scriptedModel === undefined
+    ? { LLM_BASE_URL: process.env.LLM_BASE_URL!, LLM_MODEL: process.env.LLM_MODEL ?? 'llama3.1', LLM_API_KEY: process.env.LLM_API_KEY ?? '' }
+    : { LLM_BASE_URL: scriptedModel.url, LLM_MODEL: 'scripted-demo-model' }
 const shopify = await startShopifyEmulator({ apiKey: secrets.SHOPIFY_API_KEY!, apiSecret: secrets.SHOPIFY_API_SECRET!, host: '127.0.0.1', products: 250 })
 const config = loadConfig({
   ...secrets,
@@ -52,19 +61,21 @@ const config = loadConfig({
   DATA_DIR: dataDir,
   HOST: '127.0.0.1',
   PORT: String(port),
-  LOG_LEVEL: process.env.LOG_LEVEL ?? 'info'
+  LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+  ...llm
 })
 const server = await buildServer(config)
 closeWithGrace({ delay: 5000 }, async () => {
   await server.close()
   await emulator.close()
   await shopify.close()
+  await scriptedModel?.close()
 })
 try {
   await server.listen({ port, host: '127.0.0.1' })
 } catch (err) {
   process.stderr.write(`The demo cannot start: ${listenProblem(err as Error, '127.0.0.1', port)} (e.g. PORT=5050 npm run demo).\n`)
-  await Promise.all([server.close(), emulator.close(), shopify.close()])
+  await Promise.all([server.close(), emulator.close(), shopify.close(), scriptedModel?.close()])
   process.exit(1)
 }
 
@@ -76,6 +87,7 @@ process.stdout.write([
   `  Open this connect link:  ${url}`,
   `  Admin API:               curl -H 'Authorization: Bearer ${secrets.ADMIN_API_TOKEN}' ${base}/admin/workspaces/demo/pages`,
   `  Facebook emulator:       ${emulator.url}`,
+  `  Language model:          ${scriptedModel !== undefined ? `the bundled scripted model (${scriptedModel.url})` : 'LLM_BASE_URL' in llm ? `${llm.LLM_MODEL} at ${llm.LLM_BASE_URL}` : 'none (DEMO_LLM=off): the deterministic bot'}`,
   `  Be a customer in the emulator's Messenger (after connecting Facebook and the shop):  ${emulator.url}/emulator/messenger`,
   `  ... or write from a terminal:  curl '${emulator.url}/emulator/send-message?text=wool%20scarf%20under%2080'`,
   `  ... and the conversation:  curl -H 'Authorization: Bearer ${secrets.ADMIN_API_TOKEN}' ${base}/admin/workspaces/demo/pages/104000000000001/conversations`,

@@ -56,7 +56,16 @@ export const demoScript: Script = request => {
  * from a script (tool calls, a JSON answer, a refusal, an error, garbage, a hang) with a usage count, and records
  * every request (headers included) so tests can check what reached the model.
  */
-export async function startOpenAiEmulator (options: { apiKey?: string, script?: Script, host?: string, port?: number } = {}) {
+export async function startOpenAiEmulator (
+  options: {
+    apiKey?: string,
+    script?: Script,
+    host?: string,
+    port?: number
+    /** every answer waits this long, as a model thinks */
+    latencyMs?: number
+  } = {}
+) {
   let script = options.script ?? demoScript
   const requests: ChatRequestRecord[] = []
   const json = (res: ServerResponse, status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body))
@@ -81,6 +90,7 @@ export async function startOpenAiEmulator (options: { apiKey?: string, script?: 
     }
     requests.push({ headers: req.headers, body })
     const reply = script(body, requests.length - 1)
+    if (options.latencyMs !== undefined) await sleep(options.latencyMs, undefined, { ref: false })
     const usage = { prompt_tokens: Math.ceil(text.length / 4), completion_tokens: 20, total_tokens: Math.ceil(text.length / 4) + 20 }
     const completion = (message: Record<string, unknown>, finish: string) => json(res, 200, {
       id: `chatcmpl-${randomBytes(8).toString('hex')}`,
