@@ -5,7 +5,9 @@ import neostandard from 'neostandard'
  * Imports run one way: src -> route plugins -> decorator plugins -> domain modules -> store -> core. Each folder of
  * plugins/ lists the folders it may not import; the store knows no provider and providers do not know each other.
  */
-const FOLDERS = ['core', 'tokens', 'store', 'inbox', 'facebook', 'messenger', 'shopify', 'llm', 'outbox', 'bot', 'connect', 'admin']
+const FOLDERS = [
+  'core', 'tokens', 'store', 'inbox', 'facebook', 'messenger', 'shopify', 'llm', 'outbox', 'bot', 'campaigns', 'connect', 'admin'
+]
 const MAY_IMPORT = {
   core: [],
   store: ['core'],
@@ -19,6 +21,8 @@ const MAY_IMPORT = {
   // The sales loop sits on the providers: the outbox sends through Facebook's Send API.
   outbox: ['core', 'store', 'tokens', 'facebook'],
   bot: ['core', 'store', 'tokens', 'facebook', 'outbox', 'llm'],
+  // Promotions go out through the outbox with the bot's carousel.
+  campaigns: ['core', 'store', 'tokens', 'outbox', 'bot'],
   connect: ['core', 'store', 'tokens'],
   admin: ['core', 'store', 'tokens', 'facebook', 'shopify', 'outbox']
 }

@@ -9,6 +9,7 @@ import proxyAddr from 'proxy-addr'
 import type { Dispatcher } from 'undici'
 import admin from '../plugins/admin/index.js'
 import bot from '../plugins/bot/index.js'
+import campaigns from '../plugins/campaigns/index.js'
 import connect from '../plugins/connect/index.js'
 import configPlugin, { type Config, csvList } from '../plugins/core/config.js'
 import drain from '../plugins/core/drain.js'
@@ -64,6 +65,7 @@ export const app = fp(async (fastify: FastifyInstance, { config, ...deps }: AppD
   if (config.features.messenger) {
     await fastify.register(outbox)
     await fastify.register(bot)
+    await fastify.register(campaigns)
   }
   if (config.features.shopify) {
     await fastify.register(shopify, deps.shopifyDispatcher === undefined ? {} : { dispatcher: deps.shopifyDispatcher })

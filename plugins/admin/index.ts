@@ -5,6 +5,7 @@ import { FacebookFailedError } from '../facebook/errors.js'
 import { subscribePages, unsubscribePage } from '../facebook/page-subscriptions.js'
 import { connectPageUrl } from '../tokens/connect-link.js'
 import adminBot from './bot.js'
+import adminCampaigns from './campaigns.js'
 import { InvalidCursorError } from './errors.js'
 import adminOutbox from './outbox.js'
 import { PageParams, WorkspaceParams } from './params.js'
@@ -134,6 +135,7 @@ const admin: FastifyPluginAsyncTypebox = async (fastify) => {
   if (config.features.messenger) {
     await fastify.register(adminOutbox)
     await fastify.register(adminBot)
+    await fastify.register(adminCampaigns)
   }
 }
 

@@ -14,6 +14,14 @@ export function formatPrice (amount: string, currency: string): string {
 
 export interface Bounds { min?: number, max?: number }
 
+/** Where "Buy now" leads for a variant: its cart permalink, unless a promotion's link applies a discount first. */
+export type BuyNowLink = (shop: string, variantId: string) => string
+const cartLink: BuyNowLink = (shop, variantId) => `https://${shop}/cart/${variantId}:1`
+
+/** A discount code applied on the way to the cart (Shopify's /discount/{code} link with a redirect). */
+export const discountedCartLink = (code: string): BuyNowLink => (shop, variantId) =>
+  `https://${shop}/discount/${encodeURIComponent(code)}?redirect=${encodeURIComponent(`/cart/${variantId}:1`)}`
+
 export const productUrl = (shop: string, product: MatchedProduct) => product.url ?? `https://${shop}/products/${encodeURIComponent(product.handle)}`
 
 /** The cheapest available variant within the bounds, for "Buy now". */
@@ -32,7 +40,7 @@ function subtitle (product: MatchedProduct): string {
 }
 
 /** One carousel card: title, price, image, the product page, and View / Buy now / More like this. */
-export function element (shop: string, product: MatchedProduct, bounds: Bounds) {
+export function element (shop: string, product: MatchedProduct, bounds: Bounds, buyNow = cartLink) {
   const page = productUrl(shop, product)
   const variant = cheapestVariant(product, bounds)
   return {
@@ -42,19 +50,15 @@ export function element (shop: string, product: MatchedProduct, bounds: Bounds) 
     default_action: { type: 'web_url', url: page },
     buttons: [
       { type: 'web_url', url: page, title: 'View' },
-      ...(variant === undefined ? [] : [{ type: 'web_url', url: `https://${shop}/cart/${variant.id}:1`, title: 'Buy now' }]),
+      ...(variant === undefined ? [] : [{ type: 'web_url', url: buyNow(shop, variant.id), title: 'Buy now' }]),
       { type: 'postback', title: 'More like this', payload: `MORE:${product.id}` }
     ]
   }
 }
 
-export function carousel (shop: string, products: MatchedProduct[], bounds: Bounds) {
-  return {
-    attachment: {
-      type: 'template',
-      payload: { template_type: 'generic', elements: products.slice(0, LIMITS.elements).map(product => element(shop, product, bounds)) }
-    }
-  }
+export function carousel (shop: string, products: MatchedProduct[], bounds: Bounds, buyNow = cartLink) {
+  const elements = products.slice(0, LIMITS.elements).map(product => element(shop, product, bounds, buyNow))
+  return { attachment: { type: 'template', payload: { template_type: 'generic', elements } } }
 }
 
 export interface QuickReply { title: string, payload: string }

@@ -11,6 +11,8 @@ export interface Outbox {
    * reply back. Not stored: a sender action lost in a crash costs nothing, and one shown twice is harmless.
    */
   acknowledge (pageId: string, psid: string): Promise<void>
+  /** Rows were queued by other means (a campaign started): send them now rather than at the next idle tick. */
+  wake (): void
 }
 
 const ACKNOWLEDGE_WITHIN_MS = 1000
@@ -55,6 +57,7 @@ export default fp(async (fastify) => {
     })
   }
   fastify.decorate('outbox', {
+    wake: () => sender.wake(),
     async acknowledge (pageId, psid) {
       const signal = AbortSignal.timeout(ACKNOWLEDGE_WITHIN_MS)
       try {

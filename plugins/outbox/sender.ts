@@ -54,6 +54,9 @@ export function startSender (options: SenderOptions) {
   async function deliver (row: ClaimedMessage): Promise<void> {
     if (row.action === 'pass_thread_control') return settle(row, await handOver(row), undefined)
     if (row.unreachable) return outbox.finish(row.id, 'skipped', 'unreachable')
+    // A promotion goes only to someone who still wants them and whom no person is talking to, checked now.
+    if (row.source === 'campaign' && row.optedOut) return outbox.finish(row.id, 'skipped', 'opted_out')
+    if (row.source === 'campaign' && row.withHuman) return outbox.finish(row.id, 'skipped', 'with_human')
     const decided = deliveryFor(row.source, row.lastCustomerMessageAt, now(), humanAgent)
     if ('skip' in decided) return outbox.finish(row.id, 'skipped', decided.skip)
     await waitForSlot(row.pageId)

@@ -163,6 +163,17 @@ export function createCatalogStore (db: Db) {
       return rows.map(matched)
     },
 
+    /** The shop's products with these ids, in the order asked (ids it does not have are left out). */
+    async byIds (shop: string, ids: string[]): Promise<MatchedProduct[]> {
+      if (ids.length === 0) return []
+      const rows = await db.query<MatchedRow>(`
+        SELECT id, title, handle, description, vendor, product_type, tags, url, image_url, min_price::text, max_price::text,
+          currency, variants
+        FROM products WHERE shop = $1 AND id = ANY($2::text[])`, [shop, ids])
+      const found = new Map(rows.map(row => [row.id, matched(row)]))
+      return ids.map(id => found.get(id)).filter(product => product !== undefined)
+    },
+
     /** Products like `productId`: the same type, vendor or a shared tag; never itself. */
     async similar (shop: string, productId: string, limit: number): Promise<MatchedProduct[]> {
       const rows = await db.query<MatchedRow>(`

@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import fp from 'fastify-plugin'
 import { parseEncryptionKeys } from '../core/encryption-keys.js'
 import { createBotStore } from './bot.js'
+import { createCampaignStore } from './campaigns.js'
 import { createCatalogStore } from './catalog.js'
 import { type Cipher, createCipher } from './cipher.js'
 import { createConversationStore } from './conversations.js'
@@ -21,6 +22,7 @@ export function createStore (db: Db, cipher: Cipher) {
     bot: createBotStore(db),
     inbox: createInboxStore(db),
     outbox: createOutboxStore(db),
+    campaigns: createCampaignStore(db),
     shops: createShopStore(db, cipher),
     catalog: createCatalogStore(db),
     deliveryKeys: createDeliveryKeyStore(db),

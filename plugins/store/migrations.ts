@@ -295,6 +295,35 @@ export const MIGRATIONS: ReadonlyArray<{ version: number, sql: string }> = [
         PRIMARY KEY (workspace_id, day)
       );
     `
+  },
+  {
+    version: 18,
+    // Campaigns: a promotion's recipients are outbox rows (source campaign) keyed by campaign, Page and customer, so
+    // each person gets it at most once; the campaign's status decides whether its rows may be sent.
+    sql: `
+      CREATE TABLE campaigns (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        workspace_id text NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+        name text NOT NULL,
+        text text NOT NULL,
+        product_ids jsonb NOT NULL DEFAULT '[]',
+        page_ids jsonb,
+        audience_hours integer NOT NULL DEFAULT 24 CHECK (audience_hours BETWEEN 1 AND 24),
+        discount_code text,
+        status text NOT NULL DEFAULT 'draft'
+          CHECK (status IN ('draft', 'scheduled', 'running', 'paused', 'finished', 'cancelled')),
+        scheduled_at timestamptz,
+        started_at timestamptz,
+        finished_at timestamptz,
+        total integer NOT NULL DEFAULT 0,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX campaigns_workspace_idx ON campaigns (workspace_id, id);
+      CREATE INDEX campaigns_due_idx ON campaigns (scheduled_at) WHERE status = 'scheduled';
+      ALTER TABLE outbox ADD COLUMN campaign_id bigint REFERENCES campaigns (id) ON DELETE CASCADE;
+      ALTER TABLE outbox ADD COLUMN campaign_part smallint;
+      CREATE INDEX outbox_campaign_idx ON outbox (campaign_id, status) WHERE campaign_id IS NOT NULL;
+    `
   }
 ]
 

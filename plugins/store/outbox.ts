@@ -27,6 +27,8 @@ export interface ClaimedMessage {
   attempts: number
   lastCustomerMessageAt: Date | null
   unreachable: boolean
+  optedOut: boolean
+  withHuman: boolean
 }
 
 export interface OutboxItem {
@@ -92,28 +94,32 @@ export function createOutboxStore (db: Db) {
         message: Record<string, unknown>,
         attempts: number,
         last_customer_message_at: Date | null,
-        unreachable: boolean | null
+        unreachable: boolean | null,
+        opted_out: boolean | null,
+        with_human: boolean | null
       }>(`
         WITH due AS (
-          SELECT o.id, row_number() OVER (PARTITION BY o.page_id ORDER BY o.next_attempt_at, o.id) AS place
+          SELECT o.id,
+            row_number() OVER (PARTITION BY o.page_id ORDER BY o.source = 'campaign', o.next_attempt_at, o.id) AS place
           FROM outbox o JOIN pages p ON p.id = o.page_id
           WHERE o.status = 'queued' AND o.next_attempt_at <= now() AND p.status = 'connected'
             AND p.sender_id = $3 AND p.sender_lease_until > now()
             AND (p.sends_paused_until IS NULL OR p.sends_paused_until <= now())
+            AND (o.campaign_id IS NULL OR EXISTS (SELECT 1 FROM campaigns k WHERE k.id = o.campaign_id AND k.status = 'running'))
             AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.page_id = o.page_id AND e.psid = o.psid AND e.id < o.id
               AND e.status IN ('queued', 'sending'))
         ), claimed AS (
           UPDATE outbox SET status = 'sending', attempts = attempts + 1, lease_until = now() + make_interval(secs => $2)
           WHERE id IN (
             SELECT o.id FROM outbox o WHERE o.id IN (SELECT id FROM due WHERE place <= $4) AND o.status = 'queued'
-            ORDER BY o.next_attempt_at, o.id LIMIT $1 FOR UPDATE SKIP LOCKED
+            ORDER BY o.source = 'campaign', o.next_attempt_at, o.id LIMIT $1 FOR UPDATE SKIP LOCKED
           )
           RETURNING id, page_id, psid, source, action, message, attempts
         )
         SELECT claimed.id::text AS id, claimed.page_id, claimed.psid, claimed.source, claimed.action, claimed.message,
-          claimed.attempts, c.last_customer_message_at, c.unreachable
+          claimed.attempts, c.last_customer_message_at, c.unreachable, c.opted_out, c.with_human
         FROM claimed LEFT JOIN conversations c ON c.page_id = claimed.page_id AND c.psid = claimed.psid
-        ORDER BY claimed.id`, [options.limit, options.leaseSeconds, sender, options.perPage])
+        ORDER BY claimed.source = 'campaign', claimed.id`, [options.limit, options.leaseSeconds, sender, options.perPage])
       return rows.map(row => ({
         id: row.id,
         pageId: row.page_id,
@@ -123,7 +129,9 @@ export function createOutboxStore (db: Db) {
         message: row.message,
         attempts: row.attempts,
         lastCustomerMessageAt: row.last_customer_message_at === null ? null : new Date(row.last_customer_message_at),
-        unreachable: row.unreachable === true
+        unreachable: row.unreachable === true,
+        optedOut: row.opted_out === true,
+        withHuman: row.with_human === true
       }))
     },
 
