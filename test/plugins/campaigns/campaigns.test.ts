@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { promisify } from 'node:util'
 import t from 'tap'
 import { request } from 'undici'
 import { ADMIN_TOKEN, testDb } from '../../helper.js'
@@ -181,4 +183,28 @@ t.test('the list shows every campaign, newest first', async t => {
   t.same(list.map(c => Number(c.id)), list.map(c => Number(c.id)).sort((a, b) => b - a))
   t.equal((await request(`${stack.base}/admin/workspaces/someone-else/campaigns/${list[0]!.id}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).statusCode, 404,
     'another workspace\'s campaign is not found')
+})
+
+/** The CLI in its own process (the service runs in this one, so the test must not block while it works). */
+async function cli (args: string[], token = ADMIN_TOKEN) {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['dist/tools/campaign.js', ...args], {
+      env: { PATH: process.env.PATH ?? '', SERVICE_URL: stack.base, ADMIN_API_TOKEN: token }, encoding: 'utf8', timeout: 30_000
+    })
+    return { code: 0, stdout, stderr }
+  } catch (err) {
+    const failed = err as { code?: number, stdout?: string, stderr?: string }
+    return { code: failed.code ?? 1, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' }
+  }
+}
+
+t.test('npm run campaign: start from a terminal, a progress bar, a summary at the end', async t => {
+  await customersWrite(2)
+  const run = await cli(['start', '--workspace', 'promo', '--name', 'From the CLI', '--text', 'Hello from the terminal', '--pages', PAGE, '--hours', '1', '--products', '27'])
+  t.equal(run.code, 0, run.stderr)
+  t.match(run.stderr, /From the CLI \|.*\| \d+\/\d+ done/, 'the progress bar (on stderr, where cli-progress draws it)')
+  t.match(run.stdout, /Campaign \d+ "From the CLI" finished: \d+ recipients, \d+ sent, 0 failed; skipped: 0 window closed/)
+  const wrongToken = await cli(['watch', '--workspace', 'promo', '--id', '1'], 'not-the-token')
+  t.not(wrongToken.code, 0)
+  t.match(wrongToken.stderr, /401/)
 })
