@@ -6,7 +6,7 @@ import neostandard from 'neostandard'
  * plugins/ lists the folders it may not import; the store knows no provider and providers do not know each other.
  */
 const FOLDERS = [
-  'core', 'tokens', 'store', 'inbox', 'facebook', 'messenger', 'shopify', 'llm', 'outbox', 'bot', 'campaigns', 'connect', 'admin'
+  'core', 'tokens', 'store', 'inbox', 'facebook', 'messenger', 'shopify', 'llm', 'outbox', 'bot', 'campaigns', 'clicks', 'connect', 'admin'
 ]
 const MAY_IMPORT = {
   core: [],
@@ -24,6 +24,7 @@ const MAY_IMPORT = {
   // Promotions go out through the outbox with the bot's carousel.
   campaigns: ['core', 'store', 'tokens', 'outbox', 'bot'],
   connect: ['core', 'store', 'tokens'],
+  clicks: ['core', 'store', 'tokens'],
   admin: ['core', 'store', 'tokens', 'facebook', 'shopify', 'outbox']
 }
 

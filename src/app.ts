@@ -10,6 +10,7 @@ import type { Dispatcher } from 'undici'
 import admin from '../plugins/admin/index.js'
 import bot from '../plugins/bot/index.js'
 import campaigns from '../plugins/campaigns/index.js'
+import clicks from '../plugins/clicks/index.js'
 import connect from '../plugins/connect/index.js'
 import configPlugin, { type Config, csvList } from '../plugins/core/config.js'
 import drain from '../plugins/core/drain.js'
@@ -75,6 +76,7 @@ export const app = fp(async (fastify: FastifyInstance, { config, ...deps }: AppD
   await fastify.register(facebookOauth, { prefix: '/facebook' })
   await fastify.register(facebookData, { prefix: '/facebook' })
   await fastify.register(connect)
+  await fastify.register(clicks)
   await fastify.register(admin, { prefix: '/admin' })
   if (config.features.messenger) {
     await fastify.register(messenger, { prefix: '/messenger' })

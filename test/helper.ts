@@ -210,3 +210,20 @@ export async function postSignedDelivery (app: App, body: string): Promise<numbe
   })
   return res.statusCode
 }
+
+/** Where a link the service sent leads: the destination inside its /r/ token (read, not verified). */
+export function destinationOf (url: string): string {
+  const token = /\/r\/([^/?#]+)$/.exec(url)?.[1]
+  if (token === undefined) throw new Error(`not a tracked link: ${url}`)
+  return (JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString()) as { d: string }).d
+}
+
+/** `value` with every tracked link (…/r/{token}) replaced by its destination, to compare with what was meant. */
+export function untrackedLinks<T> (value: T): T {
+  if (typeof value === 'string') return (/^https?:\/\/[^/]+\/r\/[^/?#]+$/.test(value) ? destinationOf(value) : value) as T
+  if (Array.isArray(value)) return value.map(untrackedLinks) as T
+  if (typeof value === 'object' && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, untrackedLinks(inner)])) as T
+  }
+  return value
+}

@@ -25,6 +25,7 @@ const Progress = Type.Object({
   sent: Type.Integer(),
   failed: Type.Integer(),
   skipped: Skipped,
+  clicks: Type.Integer(),
   startedAt: Type.Union([Type.String(), Type.Null()]),
   finishedAt: Type.Union([Type.String(), Type.Null()])
 })

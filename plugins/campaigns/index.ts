@@ -8,6 +8,8 @@ export interface CampaignProgress extends CampaignCounts {
   id: string
   name: string
   status: Campaign['status']
+  /** people's clicks on the campaign's links (link previews not counted) */
+  clicks: number
   startedAt: string | null
   finishedAt: string | null
 }
@@ -71,9 +73,9 @@ export default fp(async (fastify) => {
   fastify.decorate('campaigns', {
     start,
     async progress (campaign) {
-      const counts = await store.campaigns.counts(campaign.id)
+      const [counts, clicks] = await Promise.all([store.campaigns.counts(campaign.id), store.clicks.ofCampaign(campaign.id)])
       const { id, name, status, startedAt, finishedAt } = campaign
-      return { id, name, status, ...counts, total: Math.max(counts.total, campaign.total), startedAt, finishedAt }
+      return { id, name, status, ...counts, total: Math.max(counts.total, campaign.total), clicks, startedAt, finishedAt }
     }
   } satisfies Campaigns)
 }, { name: 'campaigns', dependencies: ['store', 'outbox'], fastify: '5.x' })

@@ -1,6 +1,10 @@
 import fp from 'fastify-plugin'
+import { csvList } from '../core/config.js'
 import { createSendApi } from '../facebook/send-api.js'
 import type { ClaimedMessage, OutboxInput, OutboxStatus } from '../store/outbox.js'
+import { issueClickToken } from '../tokens/click-token.js'
+import { signingKeys } from '../tokens/state-token.js'
+import { withTrackedLinks } from './links.js'
 import { startSender } from './sender.js'
 
 export interface Outbox {
@@ -34,6 +38,7 @@ function describeSent (message: Record<string, unknown>): string {
 export default fp(async (fastify) => {
   const { config, store, graph } = fastify
   const send = createSendApi(graph, pageId => store.pages.tokenOf(pageId))
+  const clickKeys = signingKeys(csvList(config.STATE_TOKEN_SECRET))
   const sender = startSender({
     outbox: store.outbox,
     send,
@@ -42,7 +47,13 @@ export default fp(async (fastify) => {
     markNeedsReconnect: pageId => store.pages.markNeedsReconnect(pageId),
     log: fastify.log,
     ratePerPage: config.SEND_RATE_PER_PAGE,
-    humanAgent: config.MESSENGER_HUMAN_AGENT
+    humanAgent: config.MESSENGER_HUMAN_AGENT,
+    personalize: row => withTrackedLinks(row.message, destination => {
+      const token = issueClickToken(clickKeys, {
+        destination, pageId: row.pageId, psid: row.psid, ...(row.campaignId === null ? {} : { campaignId: row.campaignId })
+      }, Math.floor(Date.now() / 1000))
+      return `${config.PUBLIC_BASE_URL}/r/${token}`
+    })
   })
   function recordSentMessage (row: ClaimedMessage, messageId: string, at: Date) {
     return store.conversations.recordSent({

@@ -17,6 +17,8 @@ export interface SenderOptions {
   /** messages per second per Page */
   ratePerPage: number
   humanAgent: boolean
+  /** the message as it goes to this customer (its links made theirs); as stored when absent */
+  personalize?: (row: ClaimedMessage) => Record<string, unknown>
   batch?: number
   idleMs?: number
   leaseSeconds?: number
@@ -60,7 +62,8 @@ export function startSender (options: SenderOptions) {
     const decided = deliveryFor(row.source, row.lastCustomerMessageAt, now(), humanAgent)
     if ('skip' in decided) return outbox.finish(row.id, 'skipped', decided.skip)
     await waitForSlot(row.pageId)
-    return settle(row, await send({ pageId: row.pageId, psid: row.psid, message: row.message, ...decided }), decided)
+    const message = options.personalize?.(row) ?? row.message
+    return settle(row, await send({ pageId: row.pageId, psid: row.psid, message, ...decided }), decided)
   }
 
   async function settle (row: ClaimedMessage, result: SendResult, decided: Exclude<Delivery, { skip: unknown }> | undefined) {

@@ -5,6 +5,7 @@ import { createBotStore } from './bot.js'
 import { createCampaignStore } from './campaigns.js'
 import { createCatalogStore } from './catalog.js'
 import { type Cipher, createCipher } from './cipher.js'
+import { createClickStore } from './clicks.js'
 import { createConversationStore } from './conversations.js'
 import { type Db, openPglite, openPostgres, restrictToOwner } from './db.js'
 import { createDeliveryKeyStore, DELIVERY_KEY_DAYS } from './delivery-keys.js'
@@ -23,6 +24,7 @@ export function createStore (db: Db, cipher: Cipher) {
     inbox: createInboxStore(db),
     outbox: createOutboxStore(db),
     campaigns: createCampaignStore(db),
+    clicks: createClickStore(db),
     shops: createShopStore(db, cipher),
     catalog: createCatalogStore(db),
     deliveryKeys: createDeliveryKeyStore(db),

@@ -324,6 +324,22 @@ export const MIGRATIONS: ReadonlyArray<{ version: number, sql: string }> = [
       ALTER TABLE outbox ADD COLUMN campaign_part smallint;
       CREATE INDEX outbox_campaign_idx ON outbox (campaign_id, status) WHERE campaign_id IS NOT NULL;
     `
+  },
+  {
+    version: 19,
+    // A click on a link the service sent: whose conversation, which campaign (none for a reply), when. Nothing else.
+    sql: `
+      CREATE TABLE clicks (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        workspace_id text NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+        page_id text NOT NULL,
+        psid text NOT NULL,
+        campaign_id bigint REFERENCES campaigns (id) ON DELETE SET NULL,
+        at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX clicks_workspace_idx ON clicks (workspace_id, at);
+      CREATE INDEX clicks_campaign_idx ON clicks (campaign_id) WHERE campaign_id IS NOT NULL;
+    `
   }
 ]
 

@@ -24,6 +24,8 @@ export interface ClaimedMessage {
   source: OutboxSource
   action: OutboxAction
   message: Record<string, unknown>
+  /** the campaign it belongs to, if any */
+  campaignId: string | null
   attempts: number
   lastCustomerMessageAt: Date | null
   unreachable: boolean
@@ -92,6 +94,7 @@ export function createOutboxStore (db: Db) {
         source: OutboxSource,
         action: OutboxAction,
         message: Record<string, unknown>,
+        campaign_id: string | null,
         attempts: number,
         last_customer_message_at: Date | null,
         unreachable: boolean | null,
@@ -114,10 +117,10 @@ export function createOutboxStore (db: Db) {
             SELECT o.id FROM outbox o WHERE o.id IN (SELECT id FROM due WHERE place <= $4) AND o.status = 'queued'
             ORDER BY o.source = 'campaign', o.next_attempt_at, o.id LIMIT $1 FOR UPDATE SKIP LOCKED
           )
-          RETURNING id, page_id, psid, source, action, message, attempts
+          RETURNING id, page_id, psid, source, action, message, campaign_id, attempts
         )
         SELECT claimed.id::text AS id, claimed.page_id, claimed.psid, claimed.source, claimed.action, claimed.message,
-          claimed.attempts, c.last_customer_message_at, c.unreachable, c.opted_out, c.with_human
+          claimed.campaign_id::text AS campaign_id, claimed.attempts, c.last_customer_message_at, c.unreachable, c.opted_out, c.with_human
         FROM claimed LEFT JOIN conversations c ON c.page_id = claimed.page_id AND c.psid = claimed.psid
         ORDER BY claimed.source = 'campaign', claimed.id`, [options.limit, options.leaseSeconds, sender, options.perPage])
       return rows.map(row => ({
@@ -127,6 +130,7 @@ export function createOutboxStore (db: Db) {
         source: row.source,
         action: row.action,
         message: row.message,
+        campaignId: row.campaign_id,
         attempts: row.attempts,
         lastCustomerMessageAt: row.last_customer_message_at === null ? null : new Date(row.last_customer_message_at),
         unreachable: row.unreachable === true,

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { DEFAULT_SETTINGS } from '../../../plugins/store/bot.js'
-import { ADMIN_TOKEN, APP_ID, build, catalogProduct, GRAPH, mockGraph, postSignedDelivery, testDb } from '../../helper.js'
+import { ADMIN_TOKEN, APP_ID, build, catalogProduct, GRAPH, mockGraph, postSignedDelivery, testDb, untrackedLinks } from '../../helper.js'
 
 /** The bot end to end inside the app: a signed customer message in, Send API calls out (Graph mocked). */
 const db = await testDb(t)
@@ -74,7 +74,9 @@ t.test('a question gets a short text (with the disclosure, first time) and a car
   type Template = { attachment: { payload: { template_type: string, elements: Array<Record<string, unknown>> } } }
   const payload = (cards!.body.message as Template).attachment.payload
   t.equal(payload.template_type, 'generic')
-  t.same(payload.elements, [{
+  t.ok(JSON.stringify(payload.elements).match(/"url":"[^"]+"/g)!.every(url => url.startsWith('"url":"https://connect.example.com/r/')),
+    'every link goes through the service\'s /r/ (its click is counted)')
+  t.same(untrackedLinks(payload.elements), [{
     title: 'Red Trail Running Shoe',
     subtitle: 'From €45.00 · Fleet',
     image_url: 'https://cdn.example.com/red.jpg',

@@ -1,9 +1,13 @@
 import { execFile } from 'node:child_process'
+import type { KeyObject } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
 import t from 'tap'
 import { request } from 'undici'
-import { ADMIN_TOKEN, testDb } from '../../helper.js'
+import { csvList } from '../../../plugins/core/config.js'
+import { issueClickToken } from '../../../plugins/tokens/click-token.js'
+import { signingKeys } from '../../../plugins/tokens/state-token.js'
+import { ADMIN_TOKEN, testDb, untrackedLinks } from '../../helper.js'
 import { eventually, SHOP, startSalesStack } from '../../sales-stack.js'
 
 /** Campaigns over real HTTP: the emulators' customers, the outbox, and the admin API. */
@@ -69,7 +73,7 @@ t.test('a campaign reaches each customer of the window once: the text (UPDATE), 
   t.ok(mine.every(sent => sent.messagingType === 'UPDATE' && !('tag' in sent)), 'UPDATE, no tag')
   const carousel = facebook.sentMessages.find(sent => sent.psid === psids[0] && sent.message.attachment !== undefined)!
   type Element = { title: string, buttons: Array<{ title: string, url?: string }> }
-  const elements = (carousel.message as { attachment: { payload: { elements: Element[] } } }).attachment.payload.elements
+  const elements = untrackedLinks((carousel.message as { attachment: { payload: { elements: Element[] } } }).attachment.payload.elements)
   t.same(elements.map(element => element.title), ['Wool Scarf 27', 'Wool Boots 15'])
   t.equal(elements[0]!.buttons.find(button => button.title === 'Buy now')!.url, `https://${SHOP}/discount/WOOL20?redirect=%2Fcart%2F270%3A1`)
   const order = facebook.sentMessages.filter(sent => sent.psid === psids[0]).map(sent => sent.message.text === text ? 'text' : 'carousel')
@@ -208,3 +212,54 @@ t.test('npm run campaign: start from a terminal, a progress bar, a summary at th
   t.not(wrongToken.code, 0)
   t.match(wrongToken.stderr, /401/)
 })
+
+t.test('a link in a campaign: counted on the way to the shop; link previews, tampered, expired and foreign links are not', async t => {
+  const [clicker] = await customersWrite(1)
+  const text = 'Click me promotion'
+  const { body } = await admin('/campaigns', { method: 'POST', body: { name: 'Clicks', text, productIds: ['27'], pageIds: [PAGE], audience: { lastMessageWithinHours: 1 } } })
+  const id = String(body.id)
+  await admin(`/campaigns/${id}/start`, { method: 'POST', body: {} })
+  await until(id, p => p.status === 'finished')
+  const carousel = facebook.sentMessages.find(sent => sent.psid === clicker && sent.message.attachment !== undefined)!
+  type Carousel = { attachment: { payload: { elements: Array<{ buttons: Array<{ title: string, url?: string }> }> } } }
+  const buyNow = (carousel.message as Carousel).attachment.payload.elements[0]!.buttons.find(button => button.title === 'Buy now')!.url!
+  t.match(buyNow, new RegExp(`^${stack.app.config.PUBLIC_BASE_URL}/r/`))
+  const open = (url: string, userAgent = 'Mozilla/5.0 (iPhone) Messenger') => request(url, { headers: { 'user-agent': userAgent } })
+  const preview = await open(buyNow, 'facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)')
+  t.equal(preview.statusCode, 302, 'a link preview gets the redirect')
+  await preview.body.dump()
+  t.equal((await progress(id) as unknown as { clicks: number }).clicks, 0, '... and is not counted')
+  const click = await open(buyNow)
+  t.equal(click.statusCode, 302)
+  t.equal(click.headers.location, `https://${SHOP}/cart/270:1`)
+  t.equal(click.headers['cache-control'], 'no-store')
+  await click.body.dump()
+  t.equal((await progress(id) as unknown as { clicks: number }).clicks, 1, 'a person\'s click is counted for the campaign')
+
+  const [payload, signature] = buyNow.split('/r/')[1]!.split('.') as [string, string]
+  const keys = signingKeys(csvList(stack.app.config.STATE_TOKEN_SECRET))
+  const claims = { destination: `https://${SHOP}/cart/270:1`, pageId: PAGE, psid: carousel.psid }
+  const now = Math.floor(Date.now() / 1000)
+  const refused: Array<[string, string]> = [
+    ['tampered', `${payload.slice(0, -2)}${payload.endsWith('AA') ? 'BB' : 'AA'}.${signature}`],
+    ['signed with another secret', issueClickToken(signingKeys(['another-secret-0123456789abcdef-0123456789']), claims, now)],
+    ['expired', issueClickToken(keys, claims, now - 31 * 86_400)],
+    ['to a foreign domain', issueClickToken(keys, { ...claims, destination: 'https://evil.example/phish' }, now)],
+    ['to the shop over http', issueClickToken(keys, { ...claims, destination: `http://${SHOP}/cart/270:1` }, now)],
+    ['from a Page nobody connected', issueClickToken(keys, { ...claims, pageId: '999' }, now)],
+    ['not a token at all', 'hello']
+  ]
+  for (const [name, token] of refused) {
+    const res = await open(`${stack.base}/r/${token}`)
+    t.equal(res.statusCode, 404, name)
+    t.equal(res.headers.location, undefined, `${name}: no redirect`)
+    await res.body.dump()
+  }
+  t.equal((await progress(id) as unknown as { clicks: number }).clicks, 1, 'none of them counted')
+  const product = await open(issueClickTokenUrl(keys, { ...claims, destination: 'https://store.example/products/27' }, now))
+  t.equal(product.statusCode, 302, 'a product page on the shop\'s storefront domain is the shop\'s too')
+  await product.body.dump()
+})
+
+const issueClickTokenUrl = (keys: KeyObject[], claims: Parameters<typeof issueClickToken>[1], now: number) =>
+  `${stack.base}/r/${issueClickToken(keys, claims, now)}`
