@@ -4,6 +4,7 @@ import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typ
 import { FacebookFailedError } from '../facebook/errors.js'
 import { subscribePages, unsubscribePage } from '../facebook/page-subscriptions.js'
 import { connectPageUrl } from '../tokens/connect-link.js'
+import adminAnalytics from './analytics.js'
 import adminBot from './bot.js'
 import adminCampaigns from './campaigns.js'
 import { InvalidCursorError } from './errors.js'
@@ -136,6 +137,7 @@ const admin: FastifyPluginAsyncTypebox = async (fastify) => {
     await fastify.register(adminOutbox)
     await fastify.register(adminBot)
     await fastify.register(adminCampaigns)
+    await fastify.register(adminAnalytics)
   }
 }
 

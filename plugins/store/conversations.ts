@@ -117,6 +117,11 @@ export function createConversationStore (db: Db, cipher: Cipher) {
           last_customer_message_at = GREATEST(conversations.last_customer_message_at, excluded.last_customer_message_at),
           message_count = conversations.message_count + excluded.message_count
         RETURNING page_id, psid, message_count > ${KEPT_MESSAGES} AS overfull
+      ), counted AS (
+        INSERT INTO daily_activity (page_id, day, customer_messages)
+        SELECT page_id, (incoming.at AT TIME ZONE 'UTC')::date, count(*)
+        FROM fresh JOIN incoming USING (mid, page_id, psid) WHERE from_customer GROUP BY 1, 2
+        ON CONFLICT (page_id, day) DO UPDATE SET customer_messages = daily_activity.customer_messages + excluded.customer_messages
       ), processed AS (
         DELETE FROM inbox WHERE id = ANY($2::bigint[])
       )

@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import fp from 'fastify-plugin'
 import { parseEncryptionKeys } from '../core/encryption-keys.js'
+import { createAnalyticsStore } from './analytics.js'
 import { createBotStore } from './bot.js'
 import { createCampaignStore } from './campaigns.js'
 import { createCatalogStore } from './catalog.js'
@@ -25,6 +26,7 @@ export function createStore (db: Db, cipher: Cipher) {
     outbox: createOutboxStore(db),
     campaigns: createCampaignStore(db),
     clicks: createClickStore(db),
+    analytics: createAnalyticsStore(db),
     shops: createShopStore(db, cipher),
     catalog: createCatalogStore(db),
     deliveryKeys: createDeliveryKeyStore(db),

@@ -340,6 +340,35 @@ export const MIGRATIONS: ReadonlyArray<{ version: number, sql: string }> = [
       CREATE INDEX clicks_workspace_idx ON clicks (workspace_id, at);
       CREATE INDEX clicks_campaign_idx ON clicks (campaign_id) WHERE campaign_id IS NOT NULL;
     `
+  },
+  {
+    version: 20,
+    // What the analytics count that the rest does not keep: customers' messages per Page and UTC day (a conversation
+    // keeps only its last 20), and orders attributed to a conversation (the order's id, total, currency and time:
+    // nothing of the customer).
+    sql: `
+      CREATE TABLE daily_activity (
+        page_id text NOT NULL,
+        day date NOT NULL,
+        customer_messages integer NOT NULL DEFAULT 0,
+        PRIMARY KEY (page_id, day)
+      );
+      CREATE TABLE attributed_orders (
+        shop text NOT NULL,
+        order_id text NOT NULL,
+        workspace_id text NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+        page_id text NOT NULL,
+        psid text NOT NULL,
+        campaign_id bigint REFERENCES campaigns (id) ON DELETE SET NULL,
+        total numeric NOT NULL,
+        currency text NOT NULL,
+        at timestamptz NOT NULL,
+        PRIMARY KEY (shop, order_id)
+      );
+      CREATE INDEX attributed_orders_workspace_idx ON attributed_orders (workspace_id, at);
+      CREATE INDEX outbox_sent_idx ON outbox (sent_at) WHERE status = 'sent';
+      CREATE INDEX conversations_first_idx ON conversations (first_message_at);
+    `
   }
 ]
 

@@ -263,3 +263,36 @@ t.test('a link in a campaign: counted on the way to the shop; link previews, tam
 
 const issueClickTokenUrl = (keys: KeyObject[], claims: Parameters<typeof issueClickToken>[1], now: number) =>
   `${stack.base}/r/${issueClickToken(keys, claims, now)}`
+
+t.test('analytics: per UTC day and in total, from what happened above; a bad range is 400', async t => {
+  const today = new Date().toISOString().slice(0, 10)
+  const { status, body } = await admin('/analytics')
+  t.equal(status, 200)
+  type Figures = {
+    conversations: number,
+    customerMessages: number,
+    botReplies: number,
+    handovers: number,
+    clicks: number,
+    orders: number
+    revenue: unknown[]
+  }
+  const days = body.days as Array<Figures & { date: string }>
+  t.equal(days.length, 30, 'the last 30 days by default')
+  t.equal(days.at(-1)!.date, today)
+  const now = days.at(-1)!
+  const [conversations] = await db.query<{ n: number }>(
+    "SELECT count(*)::integer AS n FROM conversations c JOIN pages p ON p.id = c.page_id WHERE p.workspace_id = 'promo'")
+  t.equal(now.conversations, conversations!.n, 'every conversation of the workspace started today')
+  t.ok(now.customerMessages >= conversations!.n, `customers' messages (${now.customerMessages})`)
+  t.ok(now.botReplies >= 2, `the bot's replies in the overtaking test (${now.botReplies})`)
+  t.equal(now.clicks, 2, 'the two counted clicks (a campaign\'s, and a link without one)')
+  const { conversations: started, customerMessages, botReplies, handovers } = now
+  t.same(body.totals, { conversations: started, customerMessages, botReplies, handovers, clicks: 2, orders: 0, revenue: [] })
+  t.ok(days.slice(0, -1).every(day => day.conversations === 0 && day.clicks === 0), 'nothing on the other days')
+  const one = await admin(`/analytics?from=${today}&to=${today}`)
+  t.equal((one.body.days as unknown[]).length, 1)
+  for (const query of ['from=2026-02-30&to=2026-03-01', 'from=2026-03-02&to=2026-03-01', 'from=2024-01-01&to=2026-03-01', 'from=yesterday', 'to=2026-13-01']) {
+    t.equal((await admin(`/analytics?${query}`)).status, 400, query)
+  }
+})
