@@ -22,7 +22,9 @@ export async function startSalesStack (
   const base = `http://127.0.0.1:${port}`
   const facebook = await startFacebookEmulator({ appId: APP_ID, appSecret: APP_SECRET, autoApprove: true, serviceUrl: base })
   t.teardown(facebook.close)
-  const shopify = await startShopifyEmulator({ apiKey: 'stack-shopify-key', apiSecret: 'stack-shopify-secret', products: options.products ?? 60 })
+  const shopify = await startShopifyEmulator({
+    apiKey: 'stack-shopify-key', apiSecret: 'stack-shopify-secret', products: options.products ?? 60, webhookUrl: `${base}/shopify/webhooks`
+  })
   t.teardown(shopify.close)
   const app = await build(t, {
     db,

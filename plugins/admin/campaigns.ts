@@ -26,6 +26,8 @@ const Progress = Type.Object({
   failed: Type.Integer(),
   skipped: Skipped,
   clicks: Type.Integer(),
+  orders: Type.Integer(),
+  revenue: Type.Object({ amount: Type.String(), currency: Type.Union([Type.String(), Type.Null()]) }),
   startedAt: Type.Union([Type.String(), Type.Null()]),
   finishedAt: Type.Union([Type.String(), Type.Null()])
 })

@@ -10,6 +10,9 @@ export interface CampaignProgress extends CampaignCounts {
   status: Campaign['status']
   /** people's clicks on the campaign's links (link previews not counted) */
   clicks: number
+  /** orders whose cart came from the campaign's links, and what they brought */
+  orders: number
+  revenue: { amount: string, currency: string | null }
   startedAt: string | null
   finishedAt: string | null
 }
@@ -73,9 +76,11 @@ export default fp(async (fastify) => {
   fastify.decorate('campaigns', {
     start,
     async progress (campaign) {
-      const [counts, clicks] = await Promise.all([store.campaigns.counts(campaign.id), store.clicks.ofCampaign(campaign.id)])
+      const [counts, clicks, { orders, revenue }] = await Promise.all([
+        store.campaigns.counts(campaign.id), store.clicks.ofCampaign(campaign.id), store.orders.ofCampaign(campaign.id)
+      ])
       const { id, name, status, startedAt, finishedAt } = campaign
-      return { id, name, status, ...counts, total: Math.max(counts.total, campaign.total), clicks, startedAt, finishedAt }
+      return { id, name, status, ...counts, total: Math.max(counts.total, campaign.total), clicks, orders, revenue, startedAt, finishedAt }
     }
   } satisfies Campaigns)
 }, { name: 'campaigns', dependencies: ['store', 'outbox'], fastify: '5.x' })

@@ -2,9 +2,9 @@ import fp from 'fastify-plugin'
 import { csvList } from '../core/config.js'
 import { createSendApi } from '../facebook/send-api.js'
 import type { ClaimedMessage, OutboxInput, OutboxStatus } from '../store/outbox.js'
-import { issueClickToken } from '../tokens/click-token.js'
+import { issueClickToken, issueOrderRef } from '../tokens/click-token.js'
 import { signingKeys } from '../tokens/state-token.js'
-import { withTrackedLinks } from './links.js'
+import { withOrderRef, withTrackedLinks } from './links.js'
 import { startSender } from './sender.js'
 
 export interface Outbox {
@@ -39,6 +39,7 @@ export default fp(async (fastify) => {
   const { config, store, graph } = fastify
   const send = createSendApi(graph, pageId => store.pages.tokenOf(pageId))
   const clickKeys = signingKeys(csvList(config.STATE_TOKEN_SECRET))
+  const attributeOrders = config.features.shopify && csvList(config.SHOPIFY_SCOPES).includes('read_orders')
   const sender = startSender({
     outbox: store.outbox,
     send,
@@ -48,12 +49,15 @@ export default fp(async (fastify) => {
     log: fastify.log,
     ratePerPage: config.SEND_RATE_PER_PAGE,
     humanAgent: config.MESSENGER_HUMAN_AGENT,
-    personalize: row => withTrackedLinks(row.message, destination => {
-      const token = issueClickToken(clickKeys, {
-        destination, pageId: row.pageId, psid: row.psid, ...(row.campaignId === null ? {} : { campaignId: row.campaignId })
-      }, Math.floor(Date.now() / 1000))
-      return `${config.PUBLIC_BASE_URL}/r/${token}`
-    })
+    personalize: row => {
+      const conversation = { pageId: row.pageId, psid: row.psid, ...(row.campaignId === null ? {} : { campaignId: row.campaignId }) }
+      // With order webhooks, a cart link carries who it was for, so the order it leads to is attributed.
+      const ref = attributeOrders ? issueOrderRef(clickKeys, conversation) : undefined
+      return withTrackedLinks(row.message, link => {
+        const destination = ref === undefined ? link : withOrderRef(link, ref)
+        return `${config.PUBLIC_BASE_URL}/r/${issueClickToken(clickKeys, { destination, ...conversation }, Math.floor(Date.now() / 1000))}`
+      })
+    }
   })
   function recordSentMessage (row: ClaimedMessage, messageId: string, at: Date) {
     return store.conversations.recordSent({

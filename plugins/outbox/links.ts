@@ -17,3 +17,26 @@ export function withTrackedLinks (message: Record<string, unknown>, wrap: (url: 
   }))
   return { ...message, attachment: { ...attachment, payload: { ...attachment!.payload, elements: tracked } } }
 }
+
+/** The cart attribute Shopify copies to the order's note attributes: how an order finds its conversation. */
+export const ORDER_REF_ATTRIBUTE = 'msb_ref'
+
+/**
+ * A cart permalink (`/cart/...`, or a discount link redirecting to one) carrying `ref` as a cart attribute; any other
+ * link as it was.
+ */
+export function withOrderRef (url: string, ref: string): string {
+  if (!URL.canParse(url)) return url
+  const link = new URL(url)
+  const attribute = `attributes[${ORDER_REF_ATTRIBUTE}]`
+  if (link.pathname.startsWith('/cart/')) {
+    link.searchParams.set(attribute, ref)
+    return link.toString()
+  }
+  const redirect = link.searchParams.get('redirect')
+  if (link.pathname.startsWith('/discount/') && redirect?.startsWith('/cart/') === true) {
+    link.searchParams.set('redirect', `${redirect}${redirect.includes('?') ? '&' : '?'}${new URLSearchParams({ [attribute]: ref })}`)
+    return link.toString()
+  }
+  return url
+}

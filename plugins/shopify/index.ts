@@ -1,8 +1,9 @@
 import fp from 'fastify-plugin'
 import type { Dispatcher } from 'undici'
+import { csvList } from '../core/config.js'
 import { syncCatalog } from './catalog-sync.js'
 import { createShopifyClient, type ShopifyClient } from './client.js'
-import { subscribeWebhooks } from './webhook-subscriptions.js'
+import { subscribeWebhooks, topicsFor } from './webhook-subscriptions.js'
 
 export interface CatalogSyncs {
   /** Starts a full sync in the background; false when one is already running for the shop (it absorbs this one). */
@@ -35,7 +36,13 @@ export default fp<{ dispatcher?: Dispatcher }>(async (fastify, { dispatcher }) =
   const running = new Map<string, Promise<unknown>>()
   const closing = new AbortController()
   fastify.decorate('shopify', client)
-  const deps = { shopify: client, store: fastify.store, log: fastify.log, publicBaseUrl: config.PUBLIC_BASE_URL }
+  const deps = {
+    shopify: client,
+    store: fastify.store,
+    log: fastify.log,
+    publicBaseUrl: config.PUBLIC_BASE_URL,
+    topics: topicsFor(csvList(config.SHOPIFY_SCOPES))
+  }
   const track = (shop: string, work: () => Promise<unknown>) => {
     const done = work().catch(err => fastify.log.warn({ shop, err }, 'shopify background work failed')).finally(() => running.delete(shop))
     running.set(shop, done)

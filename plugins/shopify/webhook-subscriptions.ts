@@ -5,6 +5,10 @@ import type { ShopifyClient } from './client.js'
 
 export const WEBHOOK_TOPICS = ['PRODUCTS_CREATE', 'PRODUCTS_UPDATE', 'PRODUCTS_DELETE', 'APP_UNINSTALLED'] as const
 
+/** The topics a shop is subscribed to: with `read_orders` granted by the scopes, new orders too (for attribution). */
+export const topicsFor = (scopes: string[]): string[] =>
+  scopes.includes('read_orders') ? [...WEBHOOK_TOPICS, 'ORDERS_CREATE'] : [...WEBHOOK_TOPICS]
+
 export const SUBSCRIBE_MUTATION = `mutation Subscribe($topic: WebhookSubscriptionTopic!, $callbackUrl: URL!) {
   webhookSubscriptionCreate(topic: $topic, webhookSubscription: { callbackUrl: $callbackUrl, format: JSON }) {
     webhookSubscription { id }
@@ -25,6 +29,8 @@ export interface SubscriptionDependencies {
   log: FastifyBaseLogger
   /** PUBLIC_BASE_URL: where Shopify delivers */
   publicBaseUrl: string
+  /** the topics to subscribe (topicsFor the configured scopes); the catalog's and the uninstall's when absent */
+  topics?: readonly string[]
 }
 
 /**
@@ -35,7 +41,7 @@ export async function subscribeWebhooks (shop: string, deps: SubscriptionDepende
   const { shopify, store, log } = deps
   const callbackUrl = `${deps.publicBaseUrl}/shopify/webhooks`
   const subscribed: string[] = []
-  for (const topic of WEBHOOK_TOPICS) {
+  for (const topic of deps.topics ?? WEBHOOK_TOPICS) {
     const token = await store.shops.accessToken(shop, refreshToken => shopify.refresh(shop, refreshToken))
     const answer = await shopify.graphql(shop, token, SUBSCRIBE_MUTATION, { topic, callbackUrl }, Answer)
     const problems = [...(answer.errors ?? []), ...(answer.data?.webhookSubscriptionCreate?.userErrors ?? [])].map(e => e.message)

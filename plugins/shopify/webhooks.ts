@@ -1,11 +1,14 @@
 import createError from '@fastify/error'
 import type { FastifyPluginAsync } from 'fastify'
+import { csvList } from '../core/config.js'
 import { jsonBody, keepRawJsonBodies } from '../inbox/webhook-delivery.js'
 import { startInboxWorker } from '../inbox/worker.js'
+import { verifyOrderRef } from '../tokens/click-token.js'
+import { signingKeys } from '../tokens/state-token.js'
 import { refreshProduct } from './catalog-sync.js'
 import { webhookHmacMatches } from './hmac.js'
 import { canonicalShop } from './shop-name.js'
-import { vouchedDelivery } from './webhook-payloads.js'
+import { keptBody, vouchedDelivery } from './webhook-payloads.js'
 
 const BadSignatureError = createError('MSB_SHOPIFY_WEBHOOK_SIGNATURE', 'A valid X-Shopify-Hmac-Sha256 is required.', 401)
 const MissingHeadersError = createError('MSB_SHOPIFY_WEBHOOK_HEADERS',
@@ -27,6 +30,7 @@ const shopifyWebhooks: FastifyPluginAsync = async (fastify) => {
   const { config, store, shopify } = fastify
   const secrets = [config.SHOPIFY_API_SECRET, config.SHOPIFY_API_SECRET_PREVIOUS].filter(secret => secret !== '')
   const deps = { shopify, store, log: fastify.log }
+  const refKeys = signingKeys(csvList(config.STATE_TOKEN_SECRET))
 
   async function process (delivery: Delivery): Promise<void> {
     const { topic, shop, webhookId } = delivery
@@ -51,8 +55,19 @@ const shopifyWebhooks: FastifyPluginAsync = async (fastify) => {
         await store.shops.erase(shop)
         fastify.log.info({ shop }, 'shopify shop erased (shop/redact)')
         break
+      case 'orders/create': {
+        const ref = vouched.ref === undefined ? undefined : verifyOrderRef(refKeys, vouched.ref)
+        const { orderId, total, currency, at } = vouched
+        const attributed = ref !== undefined && await store.orders.attribute({ shop, orderId, total, currency, at, ...ref })
+        fastify.log.info({ shop, attributed }, 'shopify order seen')
+        break
+      }
+      case 'customers/redact':
+        await store.orders.erase(shop, vouched.orderIds)
+        fastify.log.info({ shop, topic }, 'shopify customer\'s orders erased (customers/redact)')
+        break
       default:
-        // customers/data_request and customers/redact: this service holds no Shopify customer data; recorded below.
+        // customers/data_request: the service keeps no customer's data (an order's attribution names none).
         fastify.log.info({ shop, topic }, 'shopify webhook recorded')
     }
     await store.deliveryKeys.recordShopify(webhookId, shop, topic)
@@ -81,9 +96,10 @@ const shopifyWebhooks: FastifyPluginAsync = async (fastify) => {
     if (!headerValue(topic) || shop === undefined || !headerValue(webhookId)) {
       throw new MissingHeadersError()
     }
-    const { text: body, value } = jsonBody(raw, NotJsonError)
-    if (vouchedDelivery(topic, shop, value) === undefined) throw new NotVouchedError()
-    await worker.store(JSON.stringify({ topic, shop, webhookId, body } satisfies Delivery))
+    const { text, value } = jsonBody(raw, NotJsonError)
+    const vouched = vouchedDelivery(topic, shop, value)
+    if (vouched === undefined) throw new NotVouchedError()
+    await worker.store(JSON.stringify({ topic, shop, webhookId, body: keptBody(vouched, text) } satisfies Delivery))
     return reply.type('text/plain; charset=utf-8').send('OK')
   })
 }

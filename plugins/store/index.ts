@@ -12,6 +12,7 @@ import { type Db, openPglite, openPostgres, restrictToOwner } from './db.js'
 import { createDeliveryKeyStore, DELIVERY_KEY_DAYS } from './delivery-keys.js'
 import { createInboxStore } from './inbox.js'
 import { migrate } from './migrations.js'
+import { createOrderStore } from './orders.js'
 import { createOutboxStore } from './outbox.js'
 import { createPageStore } from './pages.js'
 import { reencryptTokens } from './reencrypt.js'
@@ -27,6 +28,7 @@ export function createStore (db: Db, cipher: Cipher) {
     campaigns: createCampaignStore(db),
     clicks: createClickStore(db),
     analytics: createAnalyticsStore(db),
+    orders: createOrderStore(db),
     shops: createShopStore(db, cipher),
     catalog: createCatalogStore(db),
     deliveryKeys: createDeliveryKeyStore(db),

@@ -198,6 +198,7 @@ export function createShopStore (db: Db, cipher: Cipher) {
       await db.transaction(async tx => {
         await tx.query('DELETE FROM shops WHERE shop = $1', [shop])
         await tx.query('DELETE FROM shopify_webhooks WHERE shop = $1', [shop])
+        await tx.query('DELETE FROM attributed_orders WHERE shop = $1', [shop])
       })
     },
 

@@ -50,3 +50,28 @@ export function verifyClickToken (keys: KeyObject[], token: string, nowSeconds: 
   if (e <= nowSeconds) return undefined
   return { destination: d, pageId: p, psid: u, exp: e, ...(c === undefined ? {} : { campaignId: c }) }
 }
+
+/** Whose order it is, as a cart attribute carries it to the order: the conversation and the campaign. */
+export interface OrderRef { pageId: string, psid: string, campaignId?: string }
+
+const REF_DOMAIN = 'order-ref/v1.'
+const REF_SHAPE = /^[A-Za-z0-9_-]{10,200}\.[A-Za-z0-9_-]{22}$/
+const refSignature = (key: KeyObject, payload: string) =>
+  createHmac('sha256', key).update(REF_DOMAIN).update(payload).digest().subarray(0, 16)
+
+/** A short signed reference for a cart attribute (Shopify copies it to the order's note attributes). */
+export function issueOrderRef (keys: KeyObject[], ref: OrderRef): string {
+  const payload = Buffer.from([ref.pageId, ref.psid, ref.campaignId ?? ''].join(':')).toString('base64url')
+  return `${payload}.${refSignature(keys[0]!, payload).toString('base64url')}`
+}
+
+/** The conversation and campaign of a reference signed by one of `keys`; undefined for anything else. */
+export function verifyOrderRef (keys: KeyObject[], value: string): OrderRef | undefined {
+  if (!REF_SHAPE.test(value)) return undefined
+  const [payload, signature] = value.split('.') as [string, string]
+  const given = Buffer.from(signature, 'base64url')
+  if (!keys.some(key => timingSafeEqual(refSignature(key, payload), given))) return undefined
+  const [pageId, psid, campaignId] = Buffer.from(payload, 'base64url').toString('utf8').split(':')
+  if (!/^\d{1,32}$/.test(pageId ?? '') || !/^\d{1,32}$/.test(psid ?? '') || !/^\d{0,18}$/.test(campaignId ?? '')) return undefined
+  return { pageId: pageId!, psid: psid!, ...(campaignId === '' || campaignId === undefined ? {} : { campaignId }) }
+}
