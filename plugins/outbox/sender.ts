@@ -49,6 +49,7 @@ export function startSender (options: SenderOptions) {
 
   async function handOver (row: ClaimedMessage): Promise<SendResult> {
     await waitForSlot(row.pageId)
+    await outbox.calling(row.id)
     const metadata = typeof row.message.metadata === 'string' ? row.message.metadata : ''
     return options.passThreadControl(row.pageId, row.psid, metadata)
   }
@@ -62,6 +63,7 @@ export function startSender (options: SenderOptions) {
     const decided = deliveryFor(row.source, row.lastCustomerMessageAt, now(), humanAgent)
     if ('skip' in decided) return outbox.finish(row.id, 'skipped', decided.skip)
     await waitForSlot(row.pageId)
+    await outbox.calling(row.id)
     const message = options.personalize?.(row) ?? row.message
     return settle(row, await send({ pageId: row.pageId, psid: row.psid, message, ...decided }), decided)
   }

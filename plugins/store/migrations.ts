@@ -369,6 +369,14 @@ export const MIGRATIONS: ReadonlyArray<{ version: number, sql: string }> = [
       CREATE INDEX outbox_sent_idx ON outbox (sent_at) WHERE status = 'sent';
       CREATE INDEX conversations_first_idx ON conversations (first_message_at);
     `
+  },
+  {
+    version: 21,
+    // When a claimed row's call began: a row claimed but still waiting for its Page's rate slot when its process died
+    // was never sent, and goes back to the queue; only one whose call had begun may have reached Meta (unknown).
+    sql: `
+      ALTER TABLE outbox ADD COLUMN called_at timestamptz;
+    `
   }
 ]
 

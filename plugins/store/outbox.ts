@@ -48,6 +48,9 @@ export interface OutboxItem {
 export interface ConversationState { lastCustomerMessageAt: Date | null, unreachable: boolean }
 
 const MAX_ATTEMPTS = 5
+const ENDED_LEASE = `status = CASE WHEN called_at IS NULL THEN 'queued' ELSE 'unknown' END,
+  error = CASE WHEN called_at IS NULL THEN error ELSE 'no_answer' END,
+  attempts = CASE WHEN called_at IS NULL THEN attempts - 1 ELSE attempts END, lease_until = NULL`
 const iso = (value: Date | string | null) => value === null ? null : new Date(value).toISOString()
 
 /**
@@ -144,18 +147,25 @@ export function createOutboxStore (db: Db) {
       await db.query('UPDATE pages SET sender_id = NULL, sender_lease_until = NULL WHERE sender_id = $1', [sender])
     },
 
-    /** Rows whose sender stopped answering (its lease ran out): their call may have reached Meta, so never again. */
+    /**
+     * Rows whose sender stopped answering (its lease ran out): one whose call had begun may have reached Meta, so it is
+     * unknown and never sent again; one still waiting for its slot was never sent, and is queued again.
+     */
     async expireLeases (): Promise<number> {
-      const rows = await db.query(`UPDATE outbox SET status = 'unknown', error = 'no_answer', lease_until = NULL
-        WHERE status = 'sending' AND lease_until < now() RETURNING id`)
+      const rows = await db.query(`UPDATE outbox SET ${ENDED_LEASE} WHERE status = 'sending' AND lease_until < now() RETURNING id`)
       return rows.length
     },
 
     /** At start on the embedded store: no other process shares it, so every lease (a row's, a Page's) is a dead run's. */
     async endDeadLeases (): Promise<void> {
       if (!db.exclusive) return
-      await db.query("UPDATE outbox SET status = 'unknown', error = 'no_answer', lease_until = NULL WHERE status = 'sending'")
+      await db.query(`UPDATE outbox SET ${ENDED_LEASE} WHERE status = 'sending'`)
       await db.query('UPDATE pages SET sender_id = NULL, sender_lease_until = NULL WHERE sender_id IS NOT NULL')
+    },
+
+    /** Its call begins: from now on, a crash leaves it unknown rather than queued. */
+    async calling (id: string): Promise<void> {
+      await db.query('UPDATE outbox SET called_at = now() WHERE id = $1::bigint', [id])
     },
 
     /** Meta took it: a message with its id and how it was sent; a hand-over with neither. */
@@ -168,13 +178,14 @@ export function createOutboxStore (db: Db) {
     async retry (id: string, attempts: number, error: string): Promise<'queued' | 'failed'> {
       const failed = attempts >= MAX_ATTEMPTS
       await db.query(`UPDATE outbox SET status = CASE WHEN $3 THEN 'failed' ELSE 'queued' END, error = $2, lease_until = NULL,
+        called_at = NULL,
         next_attempt_at = now() + make_interval(secs => $4) WHERE id = $1::bigint`, [id, error.slice(0, 200), failed, 2 ** attempts])
       return failed ? 'failed' : 'queued'
     },
 
     /** Gives a claimed row back untouched (its Page was paused before the call): due again after `seconds`. */
     async putBack (id: string, seconds: number): Promise<void> {
-      await db.query(`UPDATE outbox SET status = 'queued', attempts = attempts - 1, lease_until = NULL,
+      await db.query(`UPDATE outbox SET status = 'queued', attempts = attempts - 1, lease_until = NULL, called_at = NULL,
         next_attempt_at = now() + make_interval(secs => $2) WHERE id = $1::bigint`, [id, seconds])
     },
 

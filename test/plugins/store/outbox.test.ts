@@ -57,11 +57,15 @@ for (const backend of backends) {
 
     t.test('a sending row whose lease ran out becomes unknown and is never claimed again', async t => {
       const row = await outbox.enqueue({ dedupeKey: 'lease:1', pageId: '701', psid: 'b', source: 'bot', message: message('x') })
-      await claim()
-      await db.query("UPDATE outbox SET lease_until = now() - interval '1 second' WHERE id = $1::bigint", [row.id])
-      t.equal(await outbox.expireLeases(), 1)
-      t.same(await statusOf(row.id), { status: 'unknown', error: 'no_answer' })
-      t.same(await claim(), [])
+      const waiting = await outbox.enqueue({ dedupeKey: 'lease:2', pageId: '701', psid: 'b2', source: 'bot', message: message('y') })
+      t.equal((await claim()).length, 2)
+      await outbox.calling(row.id)
+      await db.query("UPDATE outbox SET lease_until = now() - interval '1 second' WHERE id = ANY($1::bigint[])", [[row.id, waiting.id]])
+      t.equal(await outbox.expireLeases(), 2)
+      t.same(await statusOf(row.id), { status: 'unknown', error: 'no_answer' }, 'its call had begun: unknown')
+      t.same(await statusOf(waiting.id), { status: 'queued', error: null }, 'still waiting for its slot: never sent, queued again')
+      t.same((await claim()).map(claimed => claimed.id), [waiting.id], 'only the one never called is claimed again')
+      await drainAll()
     })
 
     t.test('paused and disconnected Pages send nothing until they may', async t => {
