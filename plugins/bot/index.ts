@@ -32,7 +32,9 @@ export default fp(async (fastify) => {
     if (context === undefined || !context.canMessage || !context.settings.enabled || context.withHuman) return
     // Processed again (a crash, a redelivery): it was answered, and a model is not asked twice.
     if (await store.outbox.queued(`reply:${message.mid}:0`)) return
-    await outbox.acknowledge(message.pageId, message.psid)
+    // Seen and typing go out while the answer is worked out (a model may take seconds); the answer waits for them, so
+    // they still arrive first.
+    const acknowledged = outbox.acknowledge(message.pageId, message.psid)
     const shop = context.shop
     const catalog: Catalog | undefined = shop === null
       ? undefined
@@ -44,6 +46,7 @@ export default fp(async (fastify) => {
         }
     const byModel = model === undefined ? undefined : await modelAnswer(model, context, message)
     const decided = byModel ?? await answer(context, message, catalog)
+    await acknowledged
     const messages = [...decided.messages]
     if (!context.disclosed && typeof messages[0]?.text === 'string') {
       messages[0] = { ...messages[0], text: `${disclosure}\n\n${messages[0].text}` }
