@@ -213,3 +213,45 @@ t.test('a campaign killed at about half, then restarted: each customer got it at
   t.ok(missing.length <= Number(progress.failed), `a customer without it is one whose call had begun at the kill (unknown): ${missing.length}`)
   t.equal(Number(progress.sent) + Number(progress.failed), customers.length, 'every recipient settled: sent, or unknown after the kill')
 })
+
+t.test('a campaign shared by two replicas on PostgreSQL, one stopped half-way: each customer once, in order, at the Page\'s rate', onPostgres, async t => {
+  const databaseUrl2 = await testPostgresUrl(t)
+  const [portA, portB] = [await freePort(), await freePort()]
+  const baseA = `http://127.0.0.1:${portA}`
+  const emulator = await startFacebookEmulator({ appId: APP_ID, appSecret: APP_SECRET, autoApprove: true, serviceUrl: baseA })
+  t.teardown(emulator.close)
+  const shared = {
+    FACEBOOK_GRAPH_URL: emulator.url,
+    FACEBOOK_DIALOG_URL: emulator.url,
+    FACEBOOK_REDIRECT_URI: `${baseA}/facebook/callback`,
+    MESSENGER_VERIFY_TOKEN: 'campaign-replicas-verify-0123',
+    TOKEN_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+    DATABASE_URL: databaseUrl2!,
+    SEND_RATE_PER_PAGE: '20'
+  }
+  const [a, b] = await Promise.all([portA, portB].map(port => spawnService(t, { ...shared, PORT: String(port) })))
+  const customers = Array.from({ length: 40 }, (_, i) => String(2_650_000_000_000_000 + i))
+  await prepare(t, baseA, emulator, customers)
+  const text = 'Shared by two replicas'
+  const created = await admin(b.base, '/campaigns', { name: 'Replicas', text, pageIds: [PAGE] })
+  t.equal((await admin(b.base, `/campaigns/${String(created.body.id)}/start`, {})).status, 200, 'started on one replica')
+  const got = () => emulator.sentMessages.filter(sent => sent.message.text === text)
+  for (let i = 0; i < 400 && got().length < customers.length / 2; i++) await sleep(20)
+  b.child.kill('SIGTERM')
+  t.equal((await b.exited)[0], 0, 'one replica stops half-way')
+  let progress: Record<string, unknown> = {}
+  for (let i = 0; i < 400 && progress.status !== 'finished'; i++) {
+    progress = (await admin(baseA, `/campaigns/${String(created.body.id)}`)).body
+    if (progress.status !== 'finished') await sleep(50)
+  }
+  a.child.kill('SIGTERM')
+  await a.exited
+  t.match(progress, { status: 'finished', total: customers.length, sent: customers.length })
+  const sent = got()
+  t.equal(sent.length, customers.length, 'everyone got it')
+  t.equal(new Set(sent.map(message => message.psid)).size, customers.length, 'nobody twice')
+  const times = sent.map(message => message.at).sort((x, y) => x - y)
+  let busiest = 0
+  for (let i = 0; i < times.length; i++) busiest = Math.max(busiest, times.filter(at => at >= times[i]! && at < times[i]! + 1000).length)
+  t.ok(busiest <= 22, `at most SEND_RATE_PER_PAGE (20) a second across both, give or take a hand-over (${busiest})`)
+})
