@@ -1,15 +1,14 @@
 import createError from '@fastify/error'
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
 import type { Campaign, CampaignStatus } from '../store/campaigns.js'
-import { WorkspaceParams } from './params.js'
+import { GraphId, WorkspaceParams } from './params.js'
 
-const graphId = Type.String({ pattern: '^[0-9]{1,32}$' })
 const CampaignParams = Type.Object({ ...WorkspaceParams.properties, id: Type.String({ pattern: '^[0-9]{1,18}$' }) })
 const NewCampaign = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 200 }),
   text: Type.String({ minLength: 1, maxLength: 640 }),
   productIds: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 10, uniqueItems: true })),
-  pageIds: Type.Optional(Type.Array(graphId, { minItems: 1, maxItems: 100, uniqueItems: true })),
+  pageIds: Type.Optional(Type.Array(GraphId, { minItems: 1, maxItems: 100, uniqueItems: true })),
   audience: Type.Optional(Type.Object({ lastMessageWithinHours: Type.Optional(Type.Integer({ minimum: 1, maximum: 24 })) })),
   discountCode: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }))
 }, { additionalProperties: false })

@@ -3,7 +3,8 @@ import { WORKSPACE_PATTERN } from '../tokens/state-token.js'
 
 /** The admin API's path parameters, checked the same way on every route. */
 const workspace = Type.String({ pattern: WORKSPACE_PATTERN })
-const graphId = Type.String({ pattern: '^[0-9]{1,32}$' })
+export const GraphId = Type.String({ pattern: '^[0-9]{1,32}$' })
+const graphId = GraphId
 
 export const WorkspaceParams = Type.Object({ workspace })
 export const PageParams = Type.Object({ workspace, pageId: graphId })

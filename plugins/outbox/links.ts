@@ -1,3 +1,5 @@
+import { ORDER_REF_ATTRIBUTE } from '../tokens/click-token.js'
+
 /**
  * The message with each web_url of its template (buttons and the card's default action) given to `wrap`: every
  * link the service sends is counted on the way to the shop (plugins/clicks/).
@@ -17,9 +19,6 @@ export function withTrackedLinks (message: Record<string, unknown>, wrap: (url: 
   }))
   return { ...message, attachment: { ...attachment, payload: { ...attachment!.payload, elements: tracked } } }
 }
-
-/** The cart attribute Shopify copies to the order's note attributes: how an order finds its conversation. */
-export const ORDER_REF_ATTRIBUTE = 'msb_ref'
 
 /**
  * A cart permalink (`/cart/...`, or a discount link redirecting to one) carrying `ref` as a cart attribute; any other

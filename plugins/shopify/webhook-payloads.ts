@@ -1,3 +1,4 @@
+import { ORDER_REF_ATTRIBUTE } from '../tokens/click-token.js'
 import { canonicalShop } from './shop-name.js'
 
 /**
@@ -58,8 +59,6 @@ export function vouchedDelivery (topic: string, shop: string, payload: unknown):
       return undefined
   }
 }
-
-const ORDER_REF_ATTRIBUTE = 'msb_ref'
 
 function orderOf (payload: Record<string, unknown>): Vouched | undefined {
   const id = payload.id

@@ -19,6 +19,15 @@ const SHAPE = /^[A-Za-z0-9_-]{20,1400}\.[A-Za-z0-9_-]{43}$/
 
 const sign = (key: KeyObject, payload: string) => createHmac('sha256', key).update(SIGNING_DOMAIN).update(payload).digest()
 
+/** Whether `signature` is `sign(key, payload)` for one of `keys`, compared in constant time. */
+function signedByOneOf (keys: KeyObject[], sign: (key: KeyObject, payload: string) => Buffer, payload: string, signature: string): boolean {
+  const given = Buffer.from(signature, 'base64url')
+  return keys.some(key => {
+    const expected = sign(key, payload)
+    return expected.length === given.length && timingSafeEqual(expected, given)
+  })
+}
+
 /** A link token: base64url JSON of the claims, a dot, and its HMAC-SHA-256 under the first signing key. */
 export function issueClickToken (keys: KeyObject[], claims: Omit<ClickClaims, 'exp'>, nowSeconds: number): string {
   const exp = nowSeconds + CLICK_TOKEN_DAYS * 86_400
@@ -32,12 +41,7 @@ export function issueClickToken (keys: KeyObject[], claims: Omit<ClickClaims, 'e
 export function verifyClickToken (keys: KeyObject[], token: string, nowSeconds: number): ClickClaims | undefined {
   if (token.length > MAX_TOKEN_LENGTH || !SHAPE.test(token)) return undefined
   const [payload, signature] = token.split('.') as [string, string]
-  const given = Buffer.from(signature, 'base64url')
-  const signedBy = (key: KeyObject) => {
-    const expected = sign(key, payload)
-    return expected.length === given.length && timingSafeEqual(expected, given)
-  }
-  if (!keys.some(signedBy)) return undefined
+  if (!signedByOneOf(keys, sign, payload, signature)) return undefined
   let body: unknown
   try {
     body = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'))
@@ -50,6 +54,9 @@ export function verifyClickToken (keys: KeyObject[], token: string, nowSeconds: 
   if (e <= nowSeconds) return undefined
   return { destination: d, pageId: p, psid: u, exp: e, ...(c === undefined ? {} : { campaignId: c }) }
 }
+
+/** The cart attribute Shopify copies to the order's note attributes: how an order finds its conversation. */
+export const ORDER_REF_ATTRIBUTE = 'msb_ref'
 
 /** Whose order it is, as a cart attribute carries it to the order: the conversation and the campaign. */
 export interface OrderRef { pageId: string, psid: string, campaignId?: string }
@@ -69,8 +76,7 @@ export function issueOrderRef (keys: KeyObject[], ref: OrderRef): string {
 export function verifyOrderRef (keys: KeyObject[], value: string): OrderRef | undefined {
   if (!REF_SHAPE.test(value)) return undefined
   const [payload, signature] = value.split('.') as [string, string]
-  const given = Buffer.from(signature, 'base64url')
-  if (!keys.some(key => timingSafeEqual(refSignature(key, payload), given))) return undefined
+  if (!signedByOneOf(keys, refSignature, payload, signature)) return undefined
   const [pageId, psid, campaignId] = Buffer.from(payload, 'base64url').toString('utf8').split(':')
   if (!/^\d{1,32}$/.test(pageId ?? '') || !/^\d{1,32}$/.test(psid ?? '') || !/^\d{0,18}$/.test(campaignId ?? '')) return undefined
   return { pageId: pageId!, psid: psid!, ...(campaignId === '' || campaignId === undefined ? {} : { campaignId }) }

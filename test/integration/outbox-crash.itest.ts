@@ -55,6 +55,31 @@ async function queueReplies (base: string, customers: string[], each: number): P
   return texts
 }
 
+/** The Facebook emulator delivering to a service on `port`, and that service's environment (`store`: where it keeps data). */
+async function againstEmulator (t: Test, port: number, store: Record<string, string>, sendRate: string) {
+  const base = `http://127.0.0.1:${port}`
+  const emulator = await startFacebookEmulator({ appId: APP_ID, appSecret: APP_SECRET, autoApprove: true, serviceUrl: base })
+  t.teardown(emulator.close)
+  const env = {
+    FACEBOOK_GRAPH_URL: emulator.url,
+    FACEBOOK_DIALOG_URL: emulator.url,
+    FACEBOOK_REDIRECT_URI: `${base}/facebook/callback`,
+    MESSENGER_VERIFY_TOKEN: 'outbox-suite-verify-0123',
+    TOKEN_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+    SEND_RATE_PER_PAGE: sendRate,
+    ...store
+  }
+  return { base, emulator, env }
+}
+
+/** Two replicas of the built service on one PostgreSQL, against one emulator (its deliveries go to the first). */
+async function twoReplicas (t: Test, databaseUrl: string) {
+  const [portA, portB] = [await freePort(), await freePort()]
+  const { base, emulator, env } = await againstEmulator(t, portA, { DATABASE_URL: databaseUrl }, '20')
+  const [a, b] = await Promise.all([portA, portB].map(port => spawnService(t, { ...env, PORT: String(port) })))
+  return { baseA: base, emulator, a, b }
+}
+
 const counted = (emulator: FacebookEmulator) => {
   const seen = new Map<string, number>()
   for (const sent of emulator.sentMessages) seen.set(String(sent.message.text), (seen.get(String(sent.message.text)) ?? 0) + 1)
@@ -63,20 +88,9 @@ const counted = (emulator: FacebookEmulator) => {
 
 t.test('SIGKILL while sends are in flight, then a restart: nothing sent twice, in-flight ones unknown, the rest sent', async t => {
   const port = await freePort()
-  const base = `http://127.0.0.1:${port}`
-  const emulator = await startFacebookEmulator({ appId: APP_ID, appSecret: APP_SECRET, autoApprove: true, serviceUrl: base })
-  t.teardown(emulator.close)
   const dataDir = await seededDataDir(t)
-  const env = {
-    FACEBOOK_GRAPH_URL: emulator.url,
-    FACEBOOK_DIALOG_URL: emulator.url,
-    FACEBOOK_REDIRECT_URI: `${base}/facebook/callback`,
-    MESSENGER_VERIFY_TOKEN: 'outbox-crash-verify-0123',
-    TOKEN_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
-    DATA_DIR: dataDir,
-    PORT: String(port),
-    SEND_RATE_PER_PAGE: '50'
-  }
+  const { base, emulator, env: shared } = await againstEmulator(t, port, { DATA_DIR: dataDir }, '50')
+  const env = { ...shared, PORT: String(port) }
   const first = await spawnService(t, env)
   const customers = Array.from({ length: 10 }, (_, i) => String(2_500_000_000_000_000 + i))
   await prepare(t, base, emulator, customers)
@@ -122,20 +136,7 @@ const databaseUrl = await testPostgresUrl(t)
 const onPostgres = { skip: databaseUrl === undefined ? POSTGRES_SKIP : false }
 
 t.test('two replicas on one PostgreSQL share the outbox: per-customer order, the per-Page rate held, nothing twice', onPostgres, async t => {
-  const [portA, portB] = [await freePort(), await freePort()]
-  const baseA = `http://127.0.0.1:${portA}`
-  const emulator = await startFacebookEmulator({ appId: APP_ID, appSecret: APP_SECRET, autoApprove: true, serviceUrl: baseA })
-  t.teardown(emulator.close)
-  const shared = {
-    FACEBOOK_GRAPH_URL: emulator.url,
-    FACEBOOK_DIALOG_URL: emulator.url,
-    FACEBOOK_REDIRECT_URI: `${baseA}/facebook/callback`,
-    MESSENGER_VERIFY_TOKEN: 'outbox-replicas-verify-0123',
-    TOKEN_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
-    DATABASE_URL: databaseUrl!,
-    SEND_RATE_PER_PAGE: '20'
-  }
-  const [a, b] = await Promise.all([portA, portB].map(port => spawnService(t, { ...shared, PORT: String(port) })))
+  const { baseA, emulator, a, b } = await twoReplicas(t, databaseUrl!)
   const customers = Array.from({ length: 12 }, (_, i) => String(2_600_000_000_000_000 + i))
   await prepare(t, baseA, emulator, customers)
   const before = emulator.sentMessages.length
@@ -167,19 +168,8 @@ t.test('two replicas on one PostgreSQL share the outbox: per-customer order, the
 
 t.test('a campaign killed at about half, then restarted: each customer got it at most once, and nobody was left out', async t => {
   const port = await freePort()
-  const base = `http://127.0.0.1:${port}`
-  const emulator = await startFacebookEmulator({ appId: APP_ID, appSecret: APP_SECRET, autoApprove: true, serviceUrl: base })
-  t.teardown(emulator.close)
-  const env = {
-    FACEBOOK_GRAPH_URL: emulator.url,
-    FACEBOOK_DIALOG_URL: emulator.url,
-    FACEBOOK_REDIRECT_URI: `${base}/facebook/callback`,
-    MESSENGER_VERIFY_TOKEN: 'campaign-crash-verify-0123',
-    TOKEN_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
-    DATA_DIR: await seededDataDir(t),
-    PORT: String(port),
-    SEND_RATE_PER_PAGE: '40'
-  }
+  const { base, emulator, env: shared } = await againstEmulator(t, port, { DATA_DIR: await seededDataDir(t) }, '40')
+  const env = { ...shared, PORT: String(port) }
   const first = await spawnService(t, env)
   const customers = Array.from({ length: 60 }, (_, i) => String(2_550_000_000_000_000 + i))
   await prepare(t, base, emulator, customers)
@@ -215,21 +205,7 @@ t.test('a campaign killed at about half, then restarted: each customer got it at
 })
 
 t.test('a campaign shared by two replicas on PostgreSQL, one stopped half-way: each customer once, in order, at the Page\'s rate', onPostgres, async t => {
-  const databaseUrl2 = await testPostgresUrl(t)
-  const [portA, portB] = [await freePort(), await freePort()]
-  const baseA = `http://127.0.0.1:${portA}`
-  const emulator = await startFacebookEmulator({ appId: APP_ID, appSecret: APP_SECRET, autoApprove: true, serviceUrl: baseA })
-  t.teardown(emulator.close)
-  const shared = {
-    FACEBOOK_GRAPH_URL: emulator.url,
-    FACEBOOK_DIALOG_URL: emulator.url,
-    FACEBOOK_REDIRECT_URI: `${baseA}/facebook/callback`,
-    MESSENGER_VERIFY_TOKEN: 'campaign-replicas-verify-0123',
-    TOKEN_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
-    DATABASE_URL: databaseUrl2!,
-    SEND_RATE_PER_PAGE: '20'
-  }
-  const [a, b] = await Promise.all([portA, portB].map(port => spawnService(t, { ...shared, PORT: String(port) })))
+  const { baseA, emulator, a, b } = await twoReplicas(t, (await testPostgresUrl(t))!)
   const customers = Array.from({ length: 40 }, (_, i) => String(2_650_000_000_000_000 + i))
   await prepare(t, baseA, emulator, customers)
   const text = 'Shared by two replicas'
