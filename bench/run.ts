@@ -10,6 +10,7 @@ import { startFacebookEmulator } from '../tools/emulator/facebook.js'
 import { startOpenAiEmulator } from '../tools/emulator/openai.js'
 import { startShopifyEmulator } from '../tools/emulator/shopify.js'
 import { customersAsk } from './bot.js'
+import { type CampaignRun, openWindows, runCampaign, setBot } from './campaign.js'
 import { timeCatalogSync, timeSearches, timeStoreSearches } from './shopify.js'
 import { countProcessed, postDeliveries, signedDeliveries, streamDeliveries, waitForConversation } from './webhook.js'
 
@@ -33,6 +34,9 @@ const BOT_CEILING_RATES = [20, 40, 80, 160, 320]
 const BOT_CEILING_SECONDS = 10
 const LLM_LATENCY_MS = 100
 const LLM_SECONDS = Number(process.env.BENCH_LLM_SECONDS ?? 10)
+const CAMPAIGN_CUSTOMERS = Number(process.env.BENCH_CAMPAIGN_CUSTOMERS ?? 10_000)
+const CAMPAIGN_RATE = 200
+const CAMPAIGN_ASKING = { rate: 5, seconds: 20 }
 // As `npm start` and the Dockerfile run the service.
 const SERVICE_FLAGS = ['--max-old-space-size=96']
 const APP_ID = '123456789012345'
@@ -230,17 +234,19 @@ const botShopify = await startShopifyEmulator({
   apiKey: 'bench-bot-key', apiSecret: 'bench-bot-secret', autoApprove: true, products: BOT_PRODUCTS, restoreRate: 1_000_000
 })
 const botDirs: string[] = []
+const botEnv = (dir: string, extra: Record<string, string>) => ({
+  DATA_DIR: dir,
+  MESSENGER_VERIFY_TOKEN: 'bench-verify-token-0123456789',
+  SHOPIFY_API_KEY: 'bench-bot-key',
+  SHOPIFY_API_SECRET: 'bench-bot-secret',
+  SHOPIFY_SHOP_ORIGIN: botShopify.shopOrigin,
+  ...extra
+})
+const shopifyRedirect = (port: number) => ({ SHOPIFY_REDIRECT_URI: `http://127.0.0.1:${port}/shopify/callback` })
 async function botService (name: string, extra: Record<string, string>) {
   const dir = await mkdtemp(join(tmpdir(), 'msb-bench-bot-'))
   botDirs.push(dir)
-  const target = await launchService(name, {
-    DATA_DIR: dir,
-    MESSENGER_VERIFY_TOKEN: 'bench-verify-token-0123456789',
-    SHOPIFY_API_KEY: 'bench-bot-key',
-    SHOPIFY_API_SECRET: 'bench-bot-secret',
-    SHOPIFY_SHOP_ORIGIN: botShopify.shopOrigin,
-    ...extra
-  }, port => ({ SHOPIFY_REDIRECT_URI: `http://127.0.0.1:${port}/shopify/callback` }))
+  const target = await launchService(name, botEnv(dir, extra), shopifyRedirect)
   if ((await flowRun(target, 'application/json', 1)).errors > 0) throw new Error('the Pages did not connect')
   const link = new URLSearchParams(target.loginPath.split('?')[1]).get('link')!
   await timeCatalogSync(target.base, ADMIN, link, 'bot-store.myshopify.com', () => rssMb(target.child))
@@ -280,6 +286,41 @@ const modelCalls = scriptedModel.requests.length
 botLlm.child.kill('SIGTERM')
 await new Promise(resolve => botLlm.child.once('exit', resolve))
 await scriptedModel.close()
+
+// A campaign to CAMPAIGN_CUSTOMERS customers with open windows on one Page at CAMPAIGN_RATE messages/s: alone (the
+// rate is the limit), with customers asking meanwhile (replies go first), and killed at half-way then restarted.
+const campaignPage = messagingPages[0]!
+const campaignExtra = { SEND_RATE_PER_PAGE: String(CAMPAIGN_RATE) }
+let campaignTarget = await botService(`service (PGlite, campaigns, SEND_RATE_PER_PAGE=${CAMPAIGN_RATE})`, campaignExtra)
+const campaignDir = botDirs.at(-1)!
+const campaignApi = { base: campaignTarget.base, token: ADMIN, workspace: 'bench' }
+await setBot(campaignApi, false)
+const openedAt = Date.now()
+const audience = await openWindows(campaignApi, emulator, campaignPage, 7_000_000_000, CAMPAIGN_CUSTOMERS)
+const windowsSeconds = (Date.now() - openedAt) / 1000
+await setBot(campaignApi, true)
+const campaignAlone = await runCampaign(campaignApi, emulator, campaignPage, audience, CAMPAIGN_RATE)
+let askedDuringCampaign: Awaited<ReturnType<typeof customersAsk>> | undefined
+const campaignWithReplies = await runCampaign(campaignApi, emulator, campaignPage, audience, CAMPAIGN_RATE, async () => {
+  await sleep(2000)
+  askedDuringCampaign = await customersAsk(emulator, [campaignPage], { ...CAMPAIGN_ASKING, firstPsid: 7_100_000_000 })
+  return campaignApi
+})
+let killedAt = 0
+const askedPsids = Array.from({ length: CAMPAIGN_ASKING.rate * CAMPAIGN_ASKING.seconds }, (_, i) => String(7_100_000_000 + i))
+const everyone = [...audience, ...askedPsids]
+const campaignKilled = await runCampaign(campaignApi, emulator, campaignPage, everyone, CAMPAIGN_RATE, async sentSoFar => {
+  while (sentSoFar() < CAMPAIGN_CUSTOMERS / 2) await sleep(10)
+  campaignTarget.child.kill('SIGKILL')
+  await new Promise(resolve => campaignTarget.child.once('exit', resolve))
+  killedAt = sentSoFar()
+  campaignTarget = await launchService('service (PGlite, campaigns, restarted)', botEnv(campaignDir, campaignExtra), shopifyRedirect)
+  emulator.setServiceUrl(campaignTarget.base)
+  return { ...campaignApi, base: campaignTarget.base }
+})
+rss['service (PGlite, campaigns), restarted, after the campaign'] = await rssMb(campaignTarget.child)
+campaignTarget.child.kill('SIGTERM')
+await new Promise(resolve => campaignTarget.child.once('exit', resolve))
 await botShopify.close()
 
 if (process.env.TEST_DATABASE_URL) {
@@ -370,6 +411,23 @@ const lines = [
   `Overhead per LLM turn (webhook to the Send API call, less the model's ${2 * LLM_LATENCY_MS} ms): p50 ` +
     `${median(llmRuns.map(r => r.replyP50)) - 2 * LLM_LATENCY_MS} ms, p99 ${median(llmRuns.map(r => r.replyP99)) - 2 * LLM_LATENCY_MS} ms ` +
     `(medians of ${REPEATS}); ${modelCalls} model calls for ${llmRuns.reduce((sum, r) => sum + r.customers, 0)} turns.`,
+  '',
+  `## A campaign to ${CAMPAIGN_CUSTOMERS} customers with open windows, one Page, SEND_RATE_PER_PAGE=${CAMPAIGN_RATE} (embedded store)`,
+  `Opening the ${CAMPAIGN_CUSTOMERS} windows (signed deliveries of ${100} customers, stored): ${windowsSeconds.toFixed(1)} s.`,
+  '| run | recipients | sent (progress) | failed or unknown | missing at Meta | duplicates | seconds to the last message | ' +
+    'Page\'s messages / rate, s | ratio |',
+  '|---|---|---|---|---|---|---|---|---|',
+  ...([['alone', campaignAlone], [`customers asking meanwhile (${CAMPAIGN_ASKING.rate}/s for ${CAMPAIGN_ASKING.seconds} s)`, campaignWithReplies],
+    [`SIGKILL at ${killedAt} sent, then a restart`, campaignKilled]] as Array<[string, CampaignRun]>).map(([name, r]) =>
+    `| ${name} | ${r.recipients} | ${String(r.progress.sent)} | ${String(r.progress.failed)} | ${r.missing} | ${r.duplicates} | ` +
+    `${r.seconds.toFixed(1)} | ${r.expectedSeconds.toFixed(1)} | ${(r.seconds / r.expectedSeconds).toFixed(3)} |`),
+  '',
+  `Alone: finished in ${(campaignAlone.seconds / campaignAlone.expectedSeconds).toFixed(3)} x ${CAMPAIGN_CUSTOMERS} / ${CAMPAIGN_RATE} (target within 1.05). ` +
+    (askedDuringCampaign === undefined
+      ? ''
+      : `Customers asking during the campaign: ${askedDuringCampaign.sent} of ${askedDuringCampaign.expected} reply messages, ` +
+        `${askedDuringCampaign.unanswered} unanswered, reply p50 ${askedDuringCampaign.replyP50} ms, p99 ${askedDuringCampaign.replyP99} ms ` +
+        `(${(askedDuringCampaign.replyP99 / median(botSteady.map(r => r.replyP99))).toFixed(1)} x the bot's p99 without a campaign above).`),
   '',
   '## RSS of the service process at the end',
   ...Object.entries(rss).map(([name, mb]) => `- ${name}: ${mb.toFixed(0)} MB`)

@@ -5,6 +5,9 @@ import type { SendApi, SendResult } from '../facebook/send-api.js'
 import type { ClaimedMessage, OutboxStore } from '../store/outbox.js'
 import { type Delivery, deliveryFor } from './policy.js'
 
+// How long before a pass's last rate slot the next claim starts: about what a claim takes on a loaded store.
+const CLAIM_AHEAD_MS = 100
+
 export interface SenderOptions {
   outbox: OutboxStore
   send: SendApi
@@ -95,13 +98,25 @@ export function startSender (options: SenderOptions) {
     }
   }
 
+  const inFlight = new Set<Promise<void>>()
+
   async function drain (): Promise<number> {
     await outbox.expireLeases()
     const rows = await outbox.claim(senderId, { limit: batch, perPage, leaseSeconds, pageLeaseSeconds })
     // Side by side: a claim holds at most one row per conversation, and each call waits for its Page's slot (taken
     // in claim order as the calls start), so a slow Graph answer holds back neither the Page's rate nor the others.
-    await Promise.all(rows.map(row => deliver(row)
-      .catch(err => log.warn({ err, outboxId: row.id }, 'outbox row not settled: its lease will make it unknown'))))
+    for (const row of rows) {
+      const delivery = deliver(row)
+        .catch(err => log.warn({ err, outboxId: row.id }, 'outbox row not settled: its lease will make it unknown'))
+        .finally(() => inFlight.delete(delivery))
+      inFlight.add(delivery)
+    }
+    // The next claim is made while this one's last slots are still ahead, so a busy Page's rate has no gap between
+    // passes; a conversation's next row waits in the store until the one in flight is settled.
+    const lastSlot = Math.max(0, ...rows.map(row => nextSlot.get(row.pageId) ?? 0))
+    const wait = lastSlot - CLAIM_AHEAD_MS - now()
+    if (wait > 0) await new Promise(resolve => setTimeout(resolve, wait))
+    while (inFlight.size > batch) await Promise.race(inFlight)
     return rows.length
   }
 
@@ -117,6 +132,7 @@ export function startSender (options: SenderOptions) {
     wake: () => loop.wake(),
     async stop () {
       await loop.stop()
+      await Promise.all(inFlight)
       await outbox.releasePages(senderId)
         .catch(err => log.warn({ err }, 'Pages not released: another replica takes them when the lease ends'))
     }
