@@ -6,7 +6,8 @@ import neostandard from 'neostandard'
  * plugins/ lists the folders it may not import; the store knows no provider and providers do not know each other.
  */
 const FOLDERS = [
-  'core', 'tokens', 'store', 'inbox', 'facebook', 'messenger', 'shopify', 'llm', 'outbox', 'bot', 'campaigns', 'clicks', 'connect', 'admin'
+  'core', 'tokens', 'store', 'inbox', 'facebook', 'messenger', 'shopify', 'llm', 'outbox', 'bot', 'campaigns', 'clicks', 'connect', 'admin',
+  'console'
 ]
 const MAY_IMPORT = {
   core: [],
@@ -25,7 +26,9 @@ const MAY_IMPORT = {
   campaigns: ['core', 'store', 'tokens', 'outbox', 'bot'],
   connect: ['core', 'store', 'tokens'],
   clicks: ['core', 'store', 'tokens'],
-  admin: ['core', 'store', 'tokens', 'facebook', 'shopify', 'outbox']
+  admin: ['core', 'store', 'tokens', 'facebook', 'shopify', 'outbox', 'campaigns'],
+  // The owner's console: the same store and actions as the admin API, behind a browser session instead of a token.
+  console: ['core', 'store', 'tokens', 'facebook', 'outbox', 'campaigns']
 }
 
 const layering = Object.entries(MAY_IMPORT).map(([folder, allowed]) => ({

@@ -11,6 +11,7 @@ import { startOpenAiEmulator } from '../tools/emulator/openai.js'
 import { startShopifyEmulator } from '../tools/emulator/shopify.js'
 import { customersAsk } from './bot.js'
 import { type CampaignRun, openWindows, runCampaign, setBot } from './campaign.js'
+import { timeConsolePages } from './console.js'
 import { timeCatalogSync, timeSearches, timeStoreSearches } from './shopify.js'
 import { countProcessed, postDeliveries, signedDeliveries, streamDeliveries, waitForConversation } from './webhook.js'
 
@@ -37,6 +38,7 @@ const LLM_SECONDS = Number(process.env.BENCH_LLM_SECONDS ?? 10)
 const CAMPAIGN_CUSTOMERS = Number(process.env.BENCH_CAMPAIGN_CUSTOMERS ?? 10_000)
 const CAMPAIGN_RATE = 200
 const CAMPAIGN_ASKING = { rate: 5, seconds: 20 }
+const CONSOLE_ROUNDS = 50
 // As `npm start` and the Dockerfile run the service.
 const SERVICE_FLAGS = ['--max-old-space-size=96']
 const APP_ID = '123456789012345'
@@ -318,6 +320,7 @@ const campaignKilled = await runCampaign(campaignApi, emulator, campaignPage, ev
   emulator.setServiceUrl(campaignTarget.base)
   return { ...campaignApi, base: campaignTarget.base }
 })
+const consolePages = await timeConsolePages(campaignTarget.base, ADMIN, 'bench', CONSOLE_ROUNDS)
 rss['service (PGlite, campaigns), restarted, after the campaign'] = await rssMb(campaignTarget.child)
 campaignTarget.child.kill('SIGTERM')
 await new Promise(resolve => campaignTarget.child.once('exit', resolve))
@@ -428,6 +431,15 @@ const lines = [
       : `Customers asking during the campaign: ${askedDuringCampaign.sent} of ${askedDuringCampaign.expected} reply messages, ` +
         `${askedDuringCampaign.unanswered} unanswered, reply p50 ${askedDuringCampaign.replyP50} ms, p99 ${askedDuringCampaign.replyP99} ms ` +
         `(${(askedDuringCampaign.replyP99 / median(botSteady.map(r => r.replyP99))).toFixed(1)} x the bot's p99 without a campaign above).`),
+  '',
+  `## The owner's console with ${CAMPAIGN_CUSTOMERS + CAMPAIGN_ASKING.rate * CAMPAIGN_ASKING.seconds} conversations in the store ` +
+    `(embedded store; ${CONSOLE_ROUNDS} requests a page, interleaved; measured at the client on loopback)`,
+  '| page | p50 ms | p99 ms | p50 / GET /healthz p50 |',
+  '|---|---|---|---|',
+  ...consolePages.pages.map(row => `| ${row.path} | ${row.p50.toFixed(1)} | ${row.p99.toFixed(1)} | ` +
+    `${(row.p50 / consolePages.pages[0]!.p50).toFixed(1)} |`),
+  '',
+  `Target: each page under 50 ms of server time; ${consolePages.errors} requests answered other than 200.`,
   '',
   '## RSS of the service process at the end',
   ...Object.entries(rss).map(([name, mb]) => `- ${name}: ${mb.toFixed(0)} MB`)

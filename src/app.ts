@@ -12,6 +12,7 @@ import bot from '../plugins/bot/index.js'
 import campaigns from '../plugins/campaigns/index.js'
 import clicks from '../plugins/clicks/index.js'
 import connect from '../plugins/connect/index.js'
+import ownerConsole from '../plugins/console/index.js'
 import configPlugin, { type Config, csvList } from '../plugins/core/config.js'
 import drain from '../plugins/core/drain.js'
 import errorHandler, { clientErrorHandler, frameworkErrorHandler } from '../plugins/core/error-handler.js'
@@ -80,6 +81,7 @@ export const app = fp(async (fastify: FastifyInstance, { config, ...deps }: AppD
   await fastify.register(admin, { prefix: '/admin' })
   if (config.features.messenger) {
     await fastify.register(messenger, { prefix: '/messenger' })
+    await fastify.register(ownerConsole, { prefix: '/console' })
   }
   if (config.features.shopify) {
     await fastify.register(shopifyOauth, { prefix: '/shopify' })

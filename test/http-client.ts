@@ -5,12 +5,21 @@ export function browser (accept = 'text/html,application/xhtml+xml') {
   const jar = new Map<string, Map<string, string>>()
   const responses: Array<{ url: string, status: number, headers: Record<string, string | string[] | undefined> }> = []
 
-  async function get (url: string) {
+  /** GET, or POST of `form` (as a browser submits a form) when given. */
+  async function get (url: string, form?: Record<string, string | string[]>) {
     const target = new URL(url)
     const cookies = jar.get(target.host) ?? new Map<string, string>()
     const cookie = [...cookies].map(([name, value]) => `${name}=${value}`).join('; ')
-    const res = await request(target, { headers: { accept, ...(cookie === '' ? {} : { cookie }) } })
-    const body = await res.body.text()
+    const body = form === undefined
+      ? undefined
+      : new URLSearchParams(Object.entries(form)
+        .flatMap(([name, value]) => (Array.isArray(value) ? value : [value]).map(v => [name, v] as [string, string]))).toString()
+    const res = await request(target, {
+      method: form === undefined ? 'GET' : 'POST',
+      headers: { accept, ...(cookie === '' ? {} : { cookie }), ...(body === undefined ? {} : { 'content-type': 'application/x-www-form-urlencoded' }) },
+      ...(body === undefined ? {} : { body })
+    })
+    const text = await res.body.text()
     responses.push({ url, status: res.statusCode, headers: res.headers })
     const setCookie = res.headers['set-cookie']
     for (const line of Array.isArray(setCookie) ? setCookie : setCookie === undefined ? [] : [setCookie]) {
@@ -22,8 +31,10 @@ export function browser (accept = 'text/html,application/xhtml+xml') {
     jar.set(target.host, cookies)
     const location = res.headers.location as string | undefined
     const next = location === undefined ? undefined : new URL(location, target).toString()
-    return { status: res.statusCode, headers: res.headers, body, location: next }
+    return { status: res.statusCode, headers: res.headers, body: text, location: next }
   }
+
+  const post = (url: string, form: Record<string, string | string[]>) => get(url, form)
 
   async function follow (url: string, maxHops = 10) {
     let answer = await get(url)
@@ -31,5 +42,5 @@ export function browser (accept = 'text/html,application/xhtml+xml') {
     return answer
   }
 
-  return { get, follow, responses, jar }
+  return { get, post, follow, responses, jar }
 }

@@ -1,6 +1,6 @@
 import createError from '@fastify/error'
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
-import type { DayFigures } from '../store/analytics.js'
+import { totalOf } from '../store/analytics.js'
 import { WorkspaceParams } from './params.js'
 
 const DAY = '^[0-9]{4}-[0-9]{2}-[0-9]{2}$'
@@ -42,26 +42,8 @@ const adminAnalytics: FastifyPluginAsyncTypebox = async (fastify) => {
     const span = (Date.parse(to) - Date.parse(from)) / 86_400_000 + 1
     if (span < 1 || span > MAX_DAYS) throw new BadRangeError(MAX_DAYS)
     const days = await fastify.store.analytics.days(request.params.workspace, from, to)
-    return { days, totals: total(days) }
+    return { days, totals: totalOf(days) }
   })
-}
-
-function total (days: DayFigures[]): DayFigures {
-  const sums: DayFigures = { conversations: 0, customerMessages: 0, botReplies: 0, handovers: 0, clicks: 0, orders: 0, revenue: [] }
-  const revenue = new Map<string, number>()
-  for (const day of days) {
-    sums.conversations += day.conversations
-    sums.customerMessages += day.customerMessages
-    sums.botReplies += day.botReplies
-    sums.handovers += day.handovers
-    sums.clicks += day.clicks
-    sums.orders += day.orders
-    // In cents, so sums of decimal amounts are exact.
-    for (const { amount, currency } of day.revenue) revenue.set(currency, (revenue.get(currency) ?? 0) + Math.round(Number(amount) * 100))
-  }
-  sums.revenue = [...revenue].sort(([a], [b]) => a.localeCompare(b))
-    .map(([currency, cents]) => ({ amount: (cents / 100).toFixed(2), currency }))
-  return sums
 }
 
 export default adminAnalytics

@@ -1,6 +1,6 @@
 import { type FastifyPluginAsyncTypebox, type Static, Type } from '@fastify/type-provider-typebox'
 import { updateMessengerProfiles } from '../facebook/messenger-profile.js'
-import { takeThreadControl, passThreadControl } from '../facebook/thread-control.js'
+import { handOverConversation } from '../facebook/thread-control.js'
 import { DEFAULT_SETTINGS } from '../store/bot.js'
 import { NoConversationError } from './errors.js'
 import { ConversationParams, WorkspaceParams } from './params.js'
@@ -66,17 +66,8 @@ const adminBot: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request) => {
     const { workspace, pageId, psid } = request.params
     const toHuman = request.body.to === 'human'
-    const found = await store.pages.inWorkspace(workspace, pageId) && await store.bot.setWithHuman(pageId, psid, toHuman)
-    if (!found) throw new NoConversationError()
-    const token = await store.pages.tokenOf(pageId)
-    // Conversation Routing: the thread follows; a failure is logged, the conversation's state is what the bot obeys.
-    if (token !== undefined) {
-      const move = toHuman
-        ? passThreadControl(graph, token, pageId, psid, 'Taken over from the admin API.')
-        : takeThreadControl(graph, token, pageId, psid)
-      await move.catch(err => request.log.warn({ err, pageId }, 'thread control not moved'))
-    }
-    request.log.info({ pageId, to: request.body.to }, 'conversation handed over')
+    const note = 'Taken over from the admin API.'
+    if (!await handOverConversation(graph, store, request.log, { workspace, pageId, psid, toHuman, note })) throw new NoConversationError()
     return { withHuman: toHuman }
   })
 }

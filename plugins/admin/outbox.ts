@@ -1,13 +1,7 @@
-import createError from '@fastify/error'
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
-import { deliveryFor } from '../outbox/policy.js'
-import { InvalidCursorError, NoConversationError } from './errors.js'
+import { queuePersonReply } from '../outbox/person-reply.js'
+import { InvalidCursorError } from './errors.js'
 import { ConversationParams, WorkspaceParams } from './params.js'
-
-const WindowClosedError = createError('MSB_WINDOW_CLOSED',
-  "The customer's last message is too old to reply to: Messenger allows replies for 24 hours (7 days for a person, " +
-  'with the human agent permission).', 409)
-const UnreachableError = createError('MSB_UNREACHABLE', 'Messenger says this person cannot be reached any more.', 409)
 
 const STATUSES = ['queued', 'sending', 'sent', 'failed', 'skipped', 'unknown'] as const
 
@@ -58,15 +52,8 @@ const adminOutbox: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request, reply) => {
     const { workspace, pageId, psid } = request.params
-    const conversation = await store.pages.inWorkspace(workspace, pageId) ? await store.outbox.conversation(pageId, psid) : undefined
-    if (conversation === undefined) throw new NoConversationError()
-    if (conversation.unreachable) throw new UnreachableError()
-    // Checked here so a person learns it at once; the sender decides again right before the call.
-    const decided = deliveryFor('human', conversation.lastCustomerMessageAt, Date.now(), config.MESSENGER_HUMAN_AGENT)
-    if ('skip' in decided) throw new WindowClosedError()
-    const queued = await fastify.outbox.enqueue({
-      dedupeKey: `human:${request.id}`, pageId, psid, source: 'human', message: { text: request.body.text }
-    })
+    const queued = await queuePersonReply({ store, outbox: fastify.outbox, humanAgent: config.MESSENGER_HUMAN_AGENT },
+      { workspace, pageId, psid, text: request.body.text, requestId: request.id })
     request.log.info({ outboxId: queued.id, pageId }, "a person's reply queued")
     return reply.code(202).send({ id: queued.id, status: queued.status })
   })

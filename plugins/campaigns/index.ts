@@ -1,7 +1,23 @@
+import createError from '@fastify/error'
 import fp from 'fastify-plugin'
 import { carousel, discountedCartLink } from '../bot/reply.js'
 import { startPollLoop } from '../core/poll-loop.js'
-import type { Campaign, CampaignCounts } from '../store/campaigns.js'
+import type { Campaign, CampaignCounts, CampaignInput, CampaignStatus } from '../store/campaigns.js'
+
+export const NoCampaignError = createError('MSB_CAMPAIGN_NOT_FOUND', 'This campaign does not exist in this workspace.', 404)
+const CampaignStateError = createError('MSB_CAMPAIGN_STATE', 'The campaign is %s: it cannot be %s.', 409)
+const UnknownProductsError = createError('MSB_CAMPAIGN_PRODUCTS', 'Some products are not in the workspace\'s catalog: %s.', 400)
+const UnknownPagesError = createError('MSB_CAMPAIGN_PAGES', 'Some Pages are not connected to this workspace: %s.', 400)
+const ScheduleError = createError('MSB_CAMPAIGN_SCHEDULE', 'at must be a time in the future, within a year.', 400)
+
+const YEAR_MS = 365 * 24 * 3_600_000
+export const CAMPAIGN_ACTIONS = ['start', 'pause', 'resume', 'cancel'] as const
+export type CampaignAction = typeof CAMPAIGN_ACTIONS[number]
+// The moves an owner makes by hand (start and cancel have their own rules), and the word for each.
+const MOVES: Record<'pause' | 'resume', [CampaignStatus[], CampaignStatus, string]> = {
+  pause: [['running'], 'paused', 'paused'],
+  resume: [['paused'], 'running', 'resumed']
+}
 
 /** A campaign as the admin API and its event stream show it. */
 export interface CampaignProgress extends CampaignCounts {
@@ -18,6 +34,12 @@ export interface CampaignProgress extends CampaignCounts {
 }
 
 export interface Campaigns {
+  /** A draft, its products and Pages checked against the workspace (400 naming the unknown ones). */
+  create (workspace: string, input: CampaignInput): Promise<Campaign>
+  /** The campaign of this workspace, or a 404. */
+  found (workspace: string, id: string): Promise<Campaign>
+  /** An owner's action (start now or at `at`, pause, resume, cancel); 404 or 409 when it does not apply. */
+  act (workspace: string, id: string, action: CampaignAction, at?: Date): Promise<CampaignProgress>
   /** Starts a draft or scheduled campaign now; undefined when it was not startable. */
   start (workspace: string, id: string): Promise<number | undefined>
   progress (campaign: Campaign): Promise<CampaignProgress>
@@ -73,14 +95,61 @@ export default fp(async (fastify) => {
   })
   fastify.addHook('onClose', () => ticker.stop())
 
-  fastify.decorate('campaigns', {
-    start,
-    async progress (campaign) {
-      const [counts, clicks, { orders, revenue }] = await Promise.all([
-        store.campaigns.counts(campaign.id), store.clicks.ofCampaign(campaign.id), store.orders.ofCampaign(campaign.id)
-      ])
-      const { id, name, status, startedAt, finishedAt } = campaign
-      return { id, name, status, ...counts, total: Math.max(counts.total, campaign.total), clicks, orders, revenue, startedAt, finishedAt }
+  async function found (workspace: string, id: string): Promise<Campaign> {
+    const campaign = await store.campaigns.get(workspace, id)
+    if (campaign === undefined) throw new NoCampaignError()
+    return campaign
+  }
+
+  async function create (workspace: string, input: CampaignInput): Promise<Campaign> {
+    if (input.productIds.length > 0) {
+      const shop = await store.shops.nameOf(workspace)
+      const known = new Set(shop === undefined ? [] : (await store.catalog.byIds(shop, input.productIds)).map(product => product.id))
+      const unknown = input.productIds.filter(id => !known.has(id))
+      if (unknown.length > 0) throw new UnknownProductsError(unknown.join(', '))
     }
+    if (input.pageIds !== null) {
+      const own = new Set((await store.pages.list(workspace)).map(page => page.id))
+      const unknown = input.pageIds.filter(id => !own.has(id))
+      if (unknown.length > 0) throw new UnknownPagesError(unknown.join(', '))
+    }
+    const campaign = await store.campaigns.create(workspace, input)
+    log.info({ workspace, campaignId: campaign.id }, 'campaign created')
+    return campaign
+  }
+
+  async function act (workspace: string, id: string, action: CampaignAction, at?: Date): Promise<CampaignProgress> {
+    const campaign = await found(workspace, id)
+    if (action === 'start' && at !== undefined && at.getTime() > Date.now()) {
+      if (at.getTime() > Date.now() + YEAR_MS) throw new ScheduleError()
+      if (!await store.campaigns.move(workspace, id, ['draft', 'scheduled'], 'scheduled', at)) {
+        throw new CampaignStateError(campaign.status, 'scheduled')
+      }
+    } else if (action === 'start') {
+      if (await start(workspace, id) === undefined) throw new CampaignStateError((await found(workspace, id)).status, 'started')
+    } else if (action === 'cancel') {
+      if (!await store.campaigns.cancel(workspace, id)) throw new CampaignStateError(campaign.status, 'cancelled')
+    } else {
+      const [from, to, done] = MOVES[action]
+      if (!await store.campaigns.move(workspace, id, from, to)) throw new CampaignStateError(campaign.status, done)
+      if (to === 'running') fastify.outbox.wake()
+    }
+    return progress(await found(workspace, id))
+  }
+
+  async function progress (campaign: Campaign): Promise<CampaignProgress> {
+    const [counts, clicks, { orders, revenue }] = await Promise.all([
+      store.campaigns.counts(campaign.id), store.clicks.ofCampaign(campaign.id), store.orders.ofCampaign(campaign.id)
+    ])
+    const { id, name, status, startedAt, finishedAt } = campaign
+    return { id, name, status, ...counts, total: Math.max(counts.total, campaign.total), clicks, orders, revenue, startedAt, finishedAt }
+  }
+
+  fastify.decorate('campaigns', {
+    create,
+    found,
+    act,
+    start,
+    progress
   } satisfies Campaigns)
 }, { name: 'campaigns', dependencies: ['store', 'outbox'], fastify: '5.x' })

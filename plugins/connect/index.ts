@@ -45,6 +45,8 @@ function describeShop (shop: ShopSummary): string {
 const connect: FastifyPluginAsyncTypebox = async (fastify) => {
   const requestedScopes = new Set(csvList(fastify.config.FACEBOOK_SCOPES))
   const shopifyOn = fastify.config.features.shopify
+  // The console needs Messenger: conversations, replies and campaigns are all Messenger's.
+  const consoleOn = fastify.config.features.messenger
   const policy = shopifyOn ? securityHeaders([shopFormSource(fastify.config.SHOPIFY_SHOP_ORIGIN)])['content-security-policy'] : undefined
 
   async function shopifySection (workspace: string, link: string): Promise<string> {
@@ -84,6 +86,11 @@ const connect: FastifyPluginAsyncTypebox = async (fastify) => {
       ? '<p class="muted">No Pages connected yet.</p>'
       : `<h2>Connected Pages</h2><ul>${pages.map(describePage).join('')}</ul>`)
     parts.push(`<p><a class="button" href="${escapeHtml(loginUrl)}">Connect with Facebook</a></p>`)
+    if (consoleOn) {
+      const consoleUrl = `/console/open?${new URLSearchParams({ link: link! })}`
+      parts.push(`<p><a class="button" href="${escapeHtml(consoleUrl)}">Open the console</a> ` +
+        '<span class="muted">to see your customers\' conversations, answer them, run promotions and see what they earned.</span></p>')
+    }
     if (shopifyOn) parts.push(await shopifySection(workspace, link!))
 
     if (policy !== undefined) reply.header('content-security-policy', policy)

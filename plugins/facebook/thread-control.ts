@@ -1,4 +1,6 @@
 import { Type } from '@sinclair/typebox'
+import type { FastifyBaseLogger } from 'fastify'
+import type { Store } from '../store/index.js'
 import type { GraphClient } from './graph.js'
 
 /** The Page Inbox's app id: where Conversation Routing passes a conversation for a person to answer. */
@@ -22,4 +24,24 @@ export async function passThreadControl (
 export async function takeThreadControl (graph: GraphClient, token: string, pageId: string, psid: string): Promise<boolean> {
   const answer = await graph.post(`/${pageId}/take_thread_control`, { token, schema: Success, body: { recipient: { id: psid } } })
   return answer.success
+}
+
+/**
+ * A person takes the conversation over (`toHuman`) or hands it back to the bot: the conversation's state is what the
+ * bot obeys, and Conversation Routing's thread follows (a failure there is logged). False: no such conversation.
+ */
+export async function handOverConversation (
+  graph: GraphClient, store: Store, log: FastifyBaseLogger,
+  conversation: { workspace: string, pageId: string, psid: string, toHuman: boolean, note: string }
+): Promise<boolean> {
+  const { workspace, pageId, psid, toHuman } = conversation
+  const found = await store.pages.inWorkspace(workspace, pageId) && await store.bot.setWithHuman(pageId, psid, toHuman)
+  if (!found) return false
+  const token = await store.pages.tokenOf(pageId)
+  if (token !== undefined) {
+    const move = toHuman ? passThreadControl(graph, token, pageId, psid, conversation.note) : takeThreadControl(graph, token, pageId, psid)
+    await move.catch(err => log.warn({ err, pageId }, 'thread control not moved'))
+  }
+  log.info({ pageId, to: toHuman ? 'human' : 'bot' }, 'conversation handed over')
+  return true
 }

@@ -6,6 +6,7 @@ import { issueClickToken, issueOrderRef } from '../tokens/click-token.js'
 import { signingKeys } from '../tokens/state-token.js'
 import { withOrderRef, withTrackedLinks } from './links.js'
 import { startSender } from './sender.js'
+import { describeSent } from './sent-text.js'
 
 export interface Outbox {
   /** Stores a message to send (once per dedupe key) and wakes the sender. */
@@ -25,13 +26,6 @@ declare module 'fastify' {
   interface FastifyInstance {
     outbox: Outbox
   }
-}
-
-/** What a sent message looks like in its conversation: its text, or what it carried. */
-function describeSent (message: Record<string, unknown>): string {
-  if (typeof message.text === 'string') return message.text
-  const attachment = message.attachment as { payload?: { template_type?: unknown } } | undefined
-  return typeof attachment?.payload?.template_type === 'string' ? `[${attachment.payload.template_type} template]` : '[message]'
 }
 
 /** The outbox and its sender (Messenger on): every message the service sends goes through here. */

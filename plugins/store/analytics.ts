@@ -73,3 +73,22 @@ export function createAnalyticsStore (db: Db) {
 }
 
 export type AnalyticsStore = ReturnType<typeof createAnalyticsStore>
+
+/** The figures of several days added up (revenue per currency, exact to the cent). */
+export function totalOf (days: DayFigures[]): DayFigures {
+  const sums: DayFigures = { conversations: 0, customerMessages: 0, botReplies: 0, handovers: 0, clicks: 0, orders: 0, revenue: [] }
+  const revenue = new Map<string, number>()
+  for (const day of days) {
+    sums.conversations += day.conversations
+    sums.customerMessages += day.customerMessages
+    sums.botReplies += day.botReplies
+    sums.handovers += day.handovers
+    sums.clicks += day.clicks
+    sums.orders += day.orders
+    // In cents, so sums of decimal amounts are exact.
+    for (const { amount, currency } of day.revenue) revenue.set(currency, (revenue.get(currency) ?? 0) + Math.round(Number(amount) * 100))
+  }
+  sums.revenue = [...revenue].sort(([a], [b]) => a.localeCompare(b))
+    .map(([currency, cents]) => ({ amount: (cents / 100).toFixed(2), currency }))
+  return sums
+}

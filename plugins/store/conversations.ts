@@ -41,6 +41,38 @@ export interface Conversation {
 
 const iso = (value: Date | string | null) => value === null ? null : new Date(value).toISOString()
 
+/** A conversation as the owner's console lists it: which Page, its state, and its last message. */
+export interface ConversationListing {
+  pageId: string
+  pageName: string
+  psid: string
+  lastCustomerMessageAt: string | null
+  windowOpen: boolean
+  withHuman: boolean
+  unreachable: boolean
+  optedOut: boolean
+  lastMessage: { direction: 'in' | 'out', text: string } | null
+}
+
+export interface StoredMessage { mid: string, direction: 'in' | 'out', text: string, at: string }
+
+/** Where a listing continues: the last row's customer time, Page and PSID. */
+export interface ListingCursor { at: string | null, pageId: string, psid: string }
+
+interface ListingRow {
+  page_id: string
+  page_name: string
+  psid: string
+  last_customer_message_at: Date | null
+  with_human: boolean
+  unreachable: boolean
+  opted_out: boolean
+  last_direction: 'in' | 'out' | null
+  last_text: string | null
+}
+
+const windowOpen = (at: Date | string | null, now: number) => at !== null && now - new Date(at).getTime() < WINDOW_MS
+
 const DAY_MS = 24 * 60 * 60 * 1000
 
 /** The key that makes an event's redelivery a no-op: its message id, or what Meta's event says (page, customer, time). */
@@ -162,6 +194,51 @@ export function createConversationStore (db: Db, cipher: Cipher) {
       return rows.reverse()
     },
 
+    /**
+     * A workspace's conversations over all its Pages, newest customer message first, each with its last message;
+     * `pageId` and `psid` narrow it to one conversation.
+     */
+    async listing (workspace: string, options: { limit: number, after?: ListingCursor, pageId?: string, psid?: string }):
+    Promise<ConversationListing[]> {
+      const { limit, after, pageId, psid } = options
+      // The page of conversations first, then the last message of those only (not of every conversation sorted).
+      const rows = await db.query<ListingRow>(`
+        WITH chosen AS (
+          SELECT c.page_id, p.name AS page_name, c.psid, c.last_customer_message_at, c.with_human, c.unreachable, c.opted_out
+          FROM conversations c JOIN pages p ON p.id = c.page_id
+          WHERE p.workspace_id = $1 AND ($5::text IS NULL OR c.page_id = $5) AND ($6::text IS NULL OR c.psid = $6)
+            AND ($3::text IS NULL OR (coalesce(c.last_customer_message_at, '-infinity'), c.page_id, c.psid)
+              < (coalesce($2::timestamptz, '-infinity'), $3::text, $4::text))
+          ORDER BY coalesce(c.last_customer_message_at, '-infinity') DESC, c.page_id DESC, c.psid DESC LIMIT $7
+        )
+        SELECT chosen.*, last.direction AS last_direction, last.text AS last_text FROM chosen
+        LEFT JOIN LATERAL (SELECT direction, text FROM messages m WHERE m.page_id = chosen.page_id AND m.psid = chosen.psid
+          ORDER BY m.at DESC, m.mid DESC LIMIT 1) last ON true
+        ORDER BY coalesce(chosen.last_customer_message_at, '-infinity') DESC, chosen.page_id DESC, chosen.psid DESC`,
+      [workspace, after?.at ?? null, after?.pageId ?? null, after?.psid ?? null, pageId ?? null, psid ?? null, limit])
+      const now = Date.now()
+      return rows.map(row => ({
+        pageId: row.page_id,
+        pageName: row.page_name,
+        psid: row.psid,
+        lastCustomerMessageAt: iso(row.last_customer_message_at),
+        windowOpen: windowOpen(row.last_customer_message_at, now),
+        withHuman: row.with_human,
+        unreachable: row.unreachable,
+        optedOut: row.opted_out,
+        lastMessage: row.last_direction === null ? null : { direction: row.last_direction, text: row.last_text ?? '' }
+      }))
+    },
+
+    /** The conversation's messages kept (the last few), oldest first; with `after`, only those stored after it. */
+    async messages (pageId: string, psid: string, after?: { at: string, mid: string }): Promise<StoredMessage[]> {
+      const rows = await db.query<{ mid: string, direction: 'in' | 'out', text: string, at: Date }>(`
+        SELECT mid, direction, text, at FROM messages WHERE page_id = $1 AND psid = $2
+          AND ($3::timestamptz IS NULL OR (at, mid) > ($3::timestamptz, $4::text))
+        ORDER BY at, mid`, [pageId, psid, after?.at ?? null, after?.mid ?? null])
+      return rows.map(row => ({ mid: row.mid, direction: row.direction, text: row.text, at: iso(row.at)! }))
+    },
+
     /** Newest customer interaction first; the cursor is the last row's (time, psid). */
     async conversations (pageId: string, limit: number, after?: { at: string | null, psid: string }): Promise<Conversation[]> {
       const rows = await db.query<{
@@ -186,7 +263,7 @@ export function createConversationStore (db: Db, cipher: Cipher) {
         psid: row.psid,
         firstMessageAt: iso(row.first_message_at),
         lastCustomerMessageAt: iso(row.last_customer_message_at),
-        windowOpen: row.last_customer_message_at !== null && Date.now() - new Date(row.last_customer_message_at).getTime() < WINDOW_MS,
+        windowOpen: windowOpen(row.last_customer_message_at, Date.now()),
         withHuman: row.with_human,
         unreachable: row.unreachable,
         optedOut: row.opted_out,

@@ -7,7 +7,7 @@ import { SHOP_DOMAIN } from '../core/shop-domain.js'
  *   [32 bytes binding, when flags & 1] [uint32 link expiry, when flags & 2] [shop: 1 length byte + ASCII, when
  *   flags & 4] | workspace (ASCII, the rest; empty only beside a shop: a Shopify install started from Shopify)
  */
-export const TOKEN_KINDS = ['connect', 'facebook', 'shopify'] as const
+export const TOKEN_KINDS = ['connect', 'facebook', 'shopify', 'console'] as const
 export type TokenKind = typeof TOKEN_KINDS[number]
 
 export const WORKSPACE_PATTERN = '^[a-z0-9][a-z0-9-]{0,62}$'

@@ -139,3 +139,78 @@ t.test('the demo\'s Messenger: a customer asks, sees the carousel, taps "More li
   const shots = await Promise.all(['messenger-carousel', 'messenger-handover'].map(name => stat(`${SCREENSHOTS}/${name}.png`)))
   t.ok(shots.every(shot => shot.size > 10_000), 'screenshots saved with something on them')
 })
+
+t.test('the owner\'s console: open it from the connect link, answer a customer, take over, run a campaign, see the results', async t => {
+  const stack = await startSalesStack(t, db, 'browser-console')
+  const PAGE = '104000000000001'
+  const PSID = '2400000000000888'
+  const customer = await browser.newPage({ viewport: { width: 420, height: 820 } })
+  t.teardown(() => customer.close())
+  await customer.goto(`${stack.facebook.url}/emulator/messenger?page=${PAGE}&psid=${PSID}`)
+  await customer.getByLabel('Message').fill('do you have a wool scarf?')
+  await customer.getByRole('button', { name: 'Send' }).click()
+  await customer.locator('section.cards article.card').first().waitFor()
+
+  // The owner answers from a phone.
+  const owner = await browser.newPage({ viewport: { width: 390, height: 844 } })
+  t.teardown(() => owner.close())
+  const refused: string[] = []
+  owner.on('console', message => { if (/Content Security Policy/i.test(message.text())) refused.push(message.text()) })
+  const { url } = (await stack.admin('/connect-links', { method: 'POST' })).body as { url: string }
+  await owner.goto(url)
+  await owner.getByRole('link', { name: 'Open the console' }).click()
+  await owner.getByRole('heading', { name: 'Overview' }).waitFor()
+  t.ok(await owner.getByText('Corner Bakery', { exact: true }).first().isVisible(), 'the Pages')
+  await owner.screenshot({ path: `${SCREENSHOTS}/console-overview.png`, fullPage: true })
+
+  await owner.getByRole('link', { name: 'Conversations' }).click()
+  await owner.getByRole('heading', { name: 'Conversations' }).waitFor()
+  await owner.screenshot({ path: `${SCREENSHOTS}/console-conversations.png`, fullPage: true })
+  await owner.getByRole('link', { name: `Customer ${PSID}` }).click()
+  await owner.getByText('do you have a wool scarf?').waitFor()
+  t.ok(await owner.locator('li.cards .product').first().isVisible(), 'the bot\'s carousel as cards')
+  await owner.getByLabel('Reply').fill('Hello from Sam at the shop!')
+  await owner.getByRole('button', { name: 'Send' }).click()
+  await owner.getByText('Your reply is on its way.').waitFor()
+  await customer.getByText('Hello from Sam at the shop!').waitFor()
+  t.pass('the reply arrived in Messenger')
+
+  await customer.getByLabel('Message').fill('great, thanks!')
+  await customer.getByRole('button', { name: 'Send' }).click()
+  await owner.locator('ol.messages li.in', { hasText: 'great, thanks!' }).waitFor({ timeout: 10_000 })
+  t.pass('the customer\'s new message appeared without a reload')
+
+  await owner.getByRole('button', { name: 'Take over' }).click()
+  await owner.getByRole('button', { name: 'Hand back to the bot' }).waitFor()
+  t.ok(await owner.getByText('with a person').first().isVisible())
+  await owner.screenshot({ path: `${SCREENSHOTS}/console-conversation.png`, fullPage: true })
+  await owner.getByRole('button', { name: 'Hand back to the bot' }).click()
+  await owner.getByRole('button', { name: 'Take over' }).waitFor()
+
+  await owner.getByRole('link', { name: 'Campaigns' }).click()
+  await owner.getByLabel('Name').fill('Scarf week')
+  await owner.getByLabel('Message').fill('Scarves are 20% off this week!')
+  await owner.getByLabel('Search products').fill('wool scarf')
+  await owner.getByRole('button', { name: 'Search' }).click()
+  await owner.getByRole('checkbox', { name: /Wool Scarf 27/ }).check()
+  await owner.getByRole('button', { name: 'Create campaign' }).click()
+  await owner.getByRole('button', { name: 'Start' }).click()
+  const bar = owner.getByRole('progressbar')
+  await owner.waitForFunction(() => {
+    type Found = { getAttribute (name: string): string | null } | null
+    const element = (globalThis as unknown as { document: { querySelector (selector: string): Found } }).document.querySelector('[role=progressbar]')
+    const max = Number(element?.getAttribute('aria-valuemax'))
+    return max > 0 && Number(element?.getAttribute('aria-valuenow')) === max
+  }, undefined, { timeout: 15_000 })
+  t.equal(await bar.getAttribute('aria-valuenow'), await bar.getAttribute('aria-valuemax'), 'the progress bar reached the end')
+  await customer.getByText('Scarves are 20% off this week!').waitFor()
+  await owner.screenshot({ path: `${SCREENSHOTS}/console-campaign.png`, fullPage: true })
+
+  await owner.getByRole('link', { name: 'Results' }).click()
+  t.match(await owner.locator('svg title').first().textContent(), /^The last 30 days/)
+  await owner.screenshot({ path: `${SCREENSHOTS}/console-results.png`, fullPage: true })
+  t.same(refused, [], 'no CSP refusal in the console')
+  const names = ['overview', 'conversations', 'conversation', 'campaign', 'results'].map(name => `${SCREENSHOTS}/console-${name}.png`)
+  const shots = await Promise.all(names.map(name => stat(name)))
+  t.ok(shots.every(shot => shot.size > 10_000), `screenshots with something on them (${shots.map(s => s.size).join(', ')} bytes)`)
+})

@@ -97,7 +97,7 @@ t.test('validly signed but malformed payloads are refused', async t => {
   const edit = (at: number, value: number) => { const copy = Buffer.from(good); copy[at] = value; return copy }
   t.equal(refusal(() => verifyToken([SECRET], sign(good), 'connect', NOW)), 'accepted', 'the forging helper is right')
   t.equal(refusal(() => verifyToken([SECRET], sign(edit(0, 2)), 'connect', NOW)), 'malformed', 'unknown version')
-  t.equal(refusal(() => verifyToken([SECRET], sign(edit(1, 3)), 'connect', NOW)), 'malformed', 'unknown kind')
+  t.equal(refusal(() => verifyToken([SECRET], sign(edit(1, 4)), 'connect', NOW)), 'malformed', 'unknown kind')
   t.equal(refusal(() => verifyToken([SECRET], sign(edit(26, 8)), 'connect', NOW)), 'malformed', 'unknown flag')
   t.equal(refusal(() => verifyToken([SECRET], sign(edit(26, 4)), 'connect', NOW)), 'malformed', 'a shop flag without a valid shop')
   t.equal(refusal(() => verifyToken([SECRET], sign(edit(26, 1)), 'connect', NOW)), 'malformed', 'a binding flag without its bytes')
