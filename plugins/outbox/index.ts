@@ -53,17 +53,17 @@ export default fp(async (fastify) => {
       })
     }
   })
-  function recordSentMessage (row: ClaimedMessage, messageId: string, at: Date) {
-    return store.conversations.recordSent({
-      kind: 'message',
+  function recordSentMessage (sent: Array<{ row: ClaimedMessage, messageId: string, at: Date }>) {
+    return store.conversations.recordSent(sent.map(({ row, messageId, at }) => ({
+      kind: 'message' as const,
       pageId: row.pageId,
       psid: row.psid,
       mid: messageId,
-      direction: 'out',
+      direction: 'out' as const,
       text: describeSent(row.message),
       at,
       fromCustomer: false
-    })
+    })))
   }
   fastify.decorate('outbox', {
     wake: () => sender.wake(),

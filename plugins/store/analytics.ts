@@ -29,17 +29,15 @@ export function createAnalyticsStore (db: Db) {
       const rows = await db.query<DayRow>(`
         WITH days AS (SELECT d::date AS day FROM generate_series($2::date, $3::date, interval '1 day') d),
         own AS (SELECT id FROM pages WHERE workspace_id = $1),
-        started AS (
-          SELECT (first_message_at AT TIME ZONE 'UTC')::date AS day, count(*)::integer AS n FROM conversations
-          WHERE page_id IN (SELECT id FROM own) AND first_message_at >= $2::date AND first_message_at < $3::date + 1 GROUP BY 1
-        ), written AS (
-          SELECT day, sum(customer_messages)::integer AS n FROM daily_activity
+        activity AS (
+          SELECT day, sum(customer_messages)::integer AS written, sum(conversations_started)::integer AS started FROM daily_activity
           WHERE page_id IN (SELECT id FROM own) AND day BETWEEN $2::date AND $3::date GROUP BY 1
         ), sent AS (
           SELECT (sent_at AT TIME ZONE 'UTC')::date AS day,
             count(*) FILTER (WHERE source = 'bot' AND action = 'message')::integer AS replies,
             count(*) FILTER (WHERE action = 'pass_thread_control')::integer AS handovers
-          FROM outbox WHERE status = 'sent' AND page_id IN (SELECT id FROM own) AND sent_at >= $2::date AND sent_at < $3::date + 1
+          FROM outbox WHERE status = 'sent' AND ((source = 'bot' AND action = 'message') OR action = 'pass_thread_control')
+            AND page_id IN (SELECT id FROM own) AND sent_at >= $2::date AND sent_at < $3::date + 1
           GROUP BY 1
         ), clicked AS (
           SELECT (at AT TIME ZONE 'UTC')::date AS day, count(*)::integer AS n FROM clicks
@@ -51,11 +49,11 @@ export function createAnalyticsStore (db: Db) {
             WHERE workspace_id = $1 AND at >= $2::date AND at < $3::date + 1 GROUP BY 1, 2) per_currency
           GROUP BY day
         )
-        SELECT to_char(days.day, 'YYYY-MM-DD') AS day, coalesce(started.n, 0) AS conversations,
-          coalesce(written.n, 0) AS customer_messages,
+        SELECT to_char(days.day, 'YYYY-MM-DD') AS day, coalesce(activity.started, 0) AS conversations,
+          coalesce(activity.written, 0) AS customer_messages,
           coalesce(sent.replies, 0) AS bot_replies, coalesce(sent.handovers, 0) AS handovers, coalesce(clicked.n, 0) AS clicks,
           coalesce(ordered.n, 0) AS orders, ordered.revenue
-        FROM days LEFT JOIN started USING (day) LEFT JOIN written USING (day) LEFT JOIN sent USING (day)
+        FROM days LEFT JOIN activity USING (day) LEFT JOIN sent USING (day)
           LEFT JOIN clicked USING (day) LEFT JOIN ordered USING (day)
         ORDER BY days.day`, [workspace, from, to])
       return rows.map(row => ({

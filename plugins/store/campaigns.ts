@@ -128,7 +128,7 @@ export function createCampaignStore (db: Db) {
      */
     async start (workspace: string, id: string, bodies: Array<Record<string, unknown>>): Promise<number | undefined> {
       if (!ID.test(id)) return undefined
-      return db.transaction(async tx => {
+      const total = await db.transaction(async tx => {
         const [campaign] = await tx.query<{ page_ids: string[] | null, audience_hours: number }>(`
           UPDATE campaigns SET status = 'running', started_at = now()
           WHERE workspace_id = $1 AND id = $2::bigint AND status IN ('draft', 'scheduled') RETURNING page_ids, audience_hours`,
@@ -152,6 +152,10 @@ export function createCampaignStore (db: Db) {
           (SELECT count(*) FROM outbox WHERE campaign_id = $1::bigint AND campaign_part = 0) WHERE id = $1::bigint RETURNING total`, [id])
         return counted!.total
       })
+      // Thousands of rows at once: the claim's plan depends on the table's statistics, and the embedded store has no
+      // autovacuum to renew them (on a server this only comes early).
+      if (total !== undefined && total > 0) await db.query('ANALYZE outbox')
+      return total
     },
 
     /** Scheduled campaigns whose time has come, for whoever starts them (start itself decides who does). */

@@ -148,12 +148,19 @@ export function createConversationStore (db: Db, cipher: Cipher) {
           first_message_at = LEAST(conversations.first_message_at, excluded.first_message_at),
           last_customer_message_at = GREATEST(conversations.last_customer_message_at, excluded.last_customer_message_at),
           message_count = conversations.message_count + excluded.message_count
-        RETURNING page_id, psid, message_count > ${KEPT_MESSAGES} AS overfull
+        RETURNING page_id, psid, message_count > ${KEPT_MESSAGES} AS overfull, xmax = 0 AS created, first_message_at
       ), counted AS (
-        INSERT INTO daily_activity (page_id, day, customer_messages)
-        SELECT page_id, (incoming.at AT TIME ZONE 'UTC')::date, count(*)
-        FROM fresh JOIN incoming USING (mid, page_id, psid) WHERE from_customer GROUP BY 1, 2
-        ON CONFLICT (page_id, day) DO UPDATE SET customer_messages = daily_activity.customer_messages + excluded.customer_messages
+        -- A conversation counts as started on the day of the first message stored for it (one older by days arriving
+        -- later does not move it): the analytics then read a row per day instead of every conversation.
+        INSERT INTO daily_activity (page_id, day, customer_messages, conversations_started)
+        SELECT page_id, day, sum(messages), sum(started) FROM (
+          SELECT page_id, (incoming.at AT TIME ZONE 'UTC')::date AS day, count(*) AS messages, 0 AS started
+          FROM fresh JOIN incoming USING (mid, page_id, psid) WHERE from_customer GROUP BY 1, 2
+          UNION ALL
+          SELECT page_id, (first_message_at AT TIME ZONE 'UTC')::date, 0, count(*) FROM touched WHERE created GROUP BY 1, 2
+        ) activity GROUP BY 1, 2
+        ON CONFLICT (page_id, day) DO UPDATE SET customer_messages = daily_activity.customer_messages + excluded.customer_messages,
+          conversations_started = daily_activity.conversations_started + excluded.conversations_started
       ), processed AS (
         DELETE FROM inbox WHERE id = ANY($2::bigint[])
       )
@@ -184,8 +191,8 @@ export function createConversationStore (db: Db, cipher: Cipher) {
     apply: (items: Array<{ id: string, events: ConversationEvent[] }>, now = Date.now()) =>
       applyEvents(items.flatMap(item => item.events), items.map(item => item.id), now),
 
-    /** A message the service sent: it joins the conversation, and Meta's echo of it will be a redelivery. */
-    recordSent: (message: MessageEvent) => applyEvents([message], [], Date.now()).then(() => undefined),
+    /** Messages the service sent: they join their conversations, and Meta's echoes of them will be redeliveries. */
+    recordSent: (messages: MessageEvent[]) => applyEvents(messages, [], Date.now()).then(() => undefined),
 
     /** The conversation's last `limit` messages, oldest first: their direction and text, nothing else. */
     async recentMessages (pageId: string, psid: string, limit: number): Promise<Array<{ direction: 'in' | 'out', text: string }>> {

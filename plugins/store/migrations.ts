@@ -377,6 +377,23 @@ export const MIGRATIONS: ReadonlyArray<{ version: number, sql: string }> = [
     sql: `
       ALTER TABLE outbox ADD COLUMN called_at timestamptz;
     `
+  },
+  {
+    version: 22,
+    // A Page's queue in the order the sender claims it (replies before campaigns), so a claim reads only the rows it
+    // takes however many a campaign queued; the analytics' share of the outbox apart from the campaigns'; and the
+    // conversations started, counted per day as they are stored rather than read from every conversation.
+    sql: `
+      CREATE INDEX outbox_page_queue_idx ON outbox (page_id, (source = 'campaign'), next_attempt_at, id) WHERE status = 'queued';
+      -- What the analytics count of the outbox (the bot's replies and hand-overs), without the campaigns' many rows.
+      CREATE INDEX outbox_bot_sent_idx ON outbox (page_id, sent_at)
+        WHERE status = 'sent' AND ((source = 'bot' AND action = 'message') OR action = 'pass_thread_control');
+      ALTER TABLE daily_activity ADD COLUMN conversations_started integer NOT NULL DEFAULT 0;
+      INSERT INTO daily_activity (page_id, day, conversations_started)
+      SELECT page_id, (first_message_at AT TIME ZONE 'UTC')::date, count(*) FROM conversations
+      WHERE first_message_at IS NOT NULL GROUP BY 1, 2
+      ON CONFLICT (page_id, day) DO UPDATE SET conversations_started = excluded.conversations_started;
+    `
   }
 ]
 

@@ -104,20 +104,24 @@ export function createOutboxStore (db: Db) {
         opted_out: boolean | null,
         with_human: boolean | null
       }>(`
-        WITH due AS (
-          SELECT o.id,
-            row_number() OVER (PARTITION BY o.page_id ORDER BY o.source = 'campaign', o.next_attempt_at, o.id) AS place
-          FROM outbox o JOIN pages p ON p.id = o.page_id
-          WHERE o.status = 'queued' AND o.next_attempt_at <= now() AND p.status = 'connected'
-            AND p.sender_id = $3 AND p.sender_lease_until > now()
+        WITH leased AS (
+          SELECT p.id FROM pages p WHERE p.status = 'connected' AND p.sender_id = $3 AND p.sender_lease_until > now()
             AND (p.sends_paused_until IS NULL OR p.sends_paused_until <= now())
-            AND (o.campaign_id IS NULL OR EXISTS (SELECT 1 FROM campaigns k WHERE k.id = o.campaign_id AND k.status = 'running'))
-            AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.page_id = o.page_id AND e.psid = o.psid AND e.id < o.id
-              AND e.status IN ('queued', 'sending'))
+        ), due AS (
+          -- Each Page's queue in order through its index, stopping at the rows wanted: the cost follows the rows
+          -- claimed, not the length of the queue (a campaign queues thousands at once).
+          SELECT next.id FROM leased CROSS JOIN LATERAL (
+            SELECT o.id FROM outbox o
+            WHERE o.page_id = leased.id AND o.status = 'queued' AND o.next_attempt_at <= now()
+              AND (o.campaign_id IS NULL OR EXISTS (SELECT 1 FROM campaigns k WHERE k.id = o.campaign_id AND k.status = 'running'))
+              AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.page_id = o.page_id AND e.psid = o.psid AND e.id < o.id
+                AND e.status IN ('queued', 'sending'))
+            ORDER BY o.source = 'campaign', o.next_attempt_at, o.id LIMIT LEAST($4::integer, $1::integer)
+          ) next
         ), claimed AS (
           UPDATE outbox SET status = 'sending', attempts = attempts + 1, lease_until = now() + make_interval(secs => $2)
           WHERE id IN (
-            SELECT o.id FROM outbox o WHERE o.id IN (SELECT id FROM due WHERE place <= $4) AND o.status = 'queued'
+            SELECT o.id FROM outbox o WHERE o.id IN (SELECT id FROM due) AND o.status = 'queued'
             ORDER BY o.source = 'campaign', o.next_attempt_at, o.id LIMIT $1 FOR UPDATE SKIP LOCKED
           )
           RETURNING id, page_id, psid, source, action, message, campaign_id, attempts
@@ -164,14 +168,16 @@ export function createOutboxStore (db: Db) {
     },
 
     /** Its call begins: from now on, a crash leaves it unknown rather than queued. */
-    async calling (id: string): Promise<void> {
-      await db.query('UPDATE outbox SET called_at = now() WHERE id = $1::bigint', [id])
+    async calling (ids: string[]): Promise<void> {
+      await db.query('UPDATE outbox SET called_at = now() WHERE id = ANY($1::bigint[])', [ids])
     },
 
-    /** Meta took it: a message with its id and how it was sent; a hand-over with neither. */
-    async sent (id: string, messageId: string | null, messagingType: string | null, tag: string | null): Promise<void> {
-      await db.query(`UPDATE outbox SET status = 'sent', message_id = $2, messaging_type = $3, tag = $4, sent_at = now(),
-        lease_until = NULL, error = NULL WHERE id = $1::bigint`, [id, messageId, messagingType, tag])
+    /** Meta took them: a message with its id and how it was sent; a hand-over with neither. */
+    async sent (rows: Array<{ id: string, messageId: string | null, messagingType: string | null, tag: string | null }>): Promise<void> {
+      await db.query(`UPDATE outbox o SET status = 'sent', message_id = t.message_id, messaging_type = t.messaging_type, tag = t.tag,
+        sent_at = now(), lease_until = NULL, error = NULL
+        FROM jsonb_to_recordset($1::jsonb) AS t (id bigint, message_id text, messaging_type text, tag text) WHERE o.id = t.id`,
+      [JSON.stringify(rows.map(row => ({ id: row.id, message_id: row.messageId, messaging_type: row.messagingType, tag: row.tag })))])
     },
 
     /** Backs off exponentially; after the last attempt the row fails. Returns what became of it. */

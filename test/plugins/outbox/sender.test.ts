@@ -39,9 +39,9 @@ function sender (
       handOvers.push({ pageId, psid, metadata })
       return options.handOver?.() ?? { kind: 'sent', messageId: '' }
     },
-    recordSent: (claimed, messageId, at) => store.conversations.recordSent({
-      kind: 'message', pageId: claimed.pageId, psid: claimed.psid, mid: messageId, direction: 'out', text: String(claimed.message.text), at, fromCustomer: false
-    }),
+    recordSent: sent => store.conversations.recordSent(sent.map(({ row, messageId, at }) => ({
+      kind: 'message' as const, pageId: row.pageId, psid: row.psid, mid: messageId, direction: 'out' as const, text: String(row.message.text), at, fromCustomer: false
+    }))),
     markNeedsReconnect: pageId => store.pages.markNeedsReconnect(pageId),
     log: pino({ level: 'silent' }),
     ratePerPage: options.ratePerPage ?? 100,

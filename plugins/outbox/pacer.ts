@@ -1,0 +1,48 @@
+interface Waiting { urgent: boolean, go: () => void }
+interface PageLine { waiting: Waiting[], next: number, timer: NodeJS.Timeout | undefined }
+
+/**
+ * Each Page's calls one `spacingMs` apart, in turns: a call waits in its Page's line until its slot, and an urgent
+ * one (a reply to a customer) goes before every campaign message still waiting, even ones claimed earlier. Rows of
+ * one conversation are never in a line together (the outbox claims a conversation's next row only once the one
+ * before is settled), so a conversation's order never changes here.
+ */
+export function createPacer (spacingMs: number, now: () => number = Date.now) {
+  const lines = new Map<string, PageLine>()
+
+  function release (pageId: string, line: PageLine) {
+    line.timer = undefined
+    const first = line.waiting.shift()
+    if (first === undefined) return
+    line.next = Math.max(now(), line.next) + spacingMs
+    first.go()
+    schedule(pageId, line)
+  }
+
+  function schedule (pageId: string, line: PageLine) {
+    if (line.timer !== undefined || line.waiting.length === 0) return
+    const wait = line.next - now()
+    if (wait <= 0) return release(pageId, line)
+    line.timer = setTimeout(() => release(pageId, line), wait)
+  }
+
+  return {
+    /** Resolves when it is this call's turn on `pageId`. */
+    turn (pageId: string, urgent: boolean): Promise<void> {
+      const line = lines.get(pageId) ?? { waiting: [], next: 0, timer: undefined }
+      lines.set(pageId, line)
+      return new Promise(resolve => {
+        const at = urgent ? line.waiting.findIndex(waiting => !waiting.urgent) : -1
+        if (at === -1) line.waiting.push({ urgent, go: resolve })
+        else line.waiting.splice(at, 0, { urgent, go: resolve })
+        schedule(pageId, line)
+      })
+    },
+    /** How long until every call now waiting on `pageId` has had its turn. */
+    aheadMs (pageId: string): number {
+      const line = lines.get(pageId)
+      if (line === undefined) return 0
+      return Math.max(0, line.next - now()) + line.waiting.length * spacingMs
+    }
+  }
+}
