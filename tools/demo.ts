@@ -91,6 +91,7 @@ process.stdout.write([
   `  Be a customer in the emulator's Messenger (after connecting Facebook and the shop):  ${emulator.url}/emulator/messenger`,
   `  ... or write from a terminal:  curl '${emulator.url}/emulator/send-message?text=wool%20scarf%20under%2080'`,
   `  ... and the conversation:  curl -H 'Authorization: Bearer ${secrets.ADMIN_API_TOKEN}' ${base}/admin/workspaces/demo/pages/104000000000001/conversations`,
+  '  The owner\'s console (conversations, replying as a person, campaigns, results): "Open the console" on the connect page.',
   `  The user removes the app (Meta's signed deauthorize callback):  curl ${emulator.url}/emulator/deauthorize`,
   '  Then "Connect your Shopify store" on the connect page with any name, e.g. corner-store.myshopify.com (Shopify emulator:',
   `  ${shopify.url}), and search its 250 products:  curl -H 'Authorization: Bearer ${secrets.ADMIN_API_TOKEN}' '${base}/admin/workspaces/demo/products?q=wool+scarf'`,
