@@ -1,3 +1,5 @@
+const CATCH_UP_MS = 20
+
 interface Waiting { urgent: boolean, go: () => void }
 interface PageLine { waiting: Waiting[], next: number, timer: NodeJS.Timeout | undefined }
 
@@ -14,7 +16,11 @@ export function createPacer (spacingMs: number, now: () => number = Date.now) {
     line.timer = undefined
     const first = line.waiting.shift()
     if (first === undefined) return
-    line.next = Math.max(now(), line.next) + spacingMs
+    // A turn given a little late (a timer waits for whatever holds the thread, such as the embedded store's
+    // statements) keeps its slot, so the lateness is made up by the next turns instead of lost for good; the
+    // slots stay `spacingMs` apart, so any second holds at most CATCH_UP_MS worth of slots more than the rate.
+    const late = now() - line.next
+    line.next = (late > CATCH_UP_MS ? now() : line.next) + spacingMs
     first.go()
     schedule(pageId, line)
   }
@@ -23,7 +29,7 @@ export function createPacer (spacingMs: number, now: () => number = Date.now) {
     if (line.timer !== undefined || line.waiting.length === 0) return
     const wait = line.next - now()
     if (wait <= 0) return release(pageId, line)
-    line.timer = setTimeout(() => release(pageId, line), wait)
+    line.timer = setTimeout(() => release(pageId, line), Math.ceil(wait))
   }
 
   return {
@@ -38,11 +44,11 @@ export function createPacer (spacingMs: number, now: () => number = Date.now) {
         schedule(pageId, line)
       })
     },
-    /** How long until every call now waiting on `pageId` has had its turn. */
+    /** How long until the last call now waiting on `pageId` has its turn. */
     aheadMs (pageId: string): number {
       const line = lines.get(pageId)
-      if (line === undefined) return 0
-      return Math.max(0, line.next - now()) + line.waiting.length * spacingMs
+      if (line === undefined || line.waiting.length === 0) return 0
+      return Math.max(0, line.next - now()) + (line.waiting.length - 1) * spacingMs
     }
   }
 }

@@ -176,8 +176,8 @@ export function createOutboxStore (db: Db) {
     async sent (rows: Array<{ id: string, messageId: string | null, messagingType: string | null, tag: string | null }>): Promise<void> {
       await db.query(`UPDATE outbox o SET status = 'sent', message_id = t.message_id, messaging_type = t.messaging_type, tag = t.tag,
         sent_at = now(), lease_until = NULL, error = NULL
-        FROM jsonb_to_recordset($1::jsonb) AS t (id bigint, message_id text, messaging_type text, tag text) WHERE o.id = t.id`,
-      [JSON.stringify(rows.map(row => ({ id: row.id, message_id: row.messageId, messaging_type: row.messagingType, tag: row.tag })))])
+        FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS t (id, message_id, messaging_type, tag) WHERE o.id = t.id`,
+      [rows.map(row => row.id), rows.map(row => row.messageId), rows.map(row => row.messagingType), rows.map(row => row.tag)])
     },
 
     /** Backs off exponentially; after the last attempt the row fails. Returns what became of it. */

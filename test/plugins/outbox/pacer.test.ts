@@ -10,10 +10,19 @@ t.test('a Page\'s calls go one spacing apart, each Page on its own', async t => 
     ...[1, 2, 3, 4].map(n => pacer.turn('a', false).then(() => { times.push(Date.now() - started); order.push(`a${n}`) })),
     ...[1, 2].map(n => pacer.turn('b', false).then(() => order.push(`b${n}`)))
   ])
-  const gaps = times.slice(1).map((at, i) => at - times[i]!)
-  t.ok(gaps.every(gap => gap >= 19), `Page a: ${gaps.join(', ')} ms apart`)
+  // Slots are 20 ms apart: four calls span three of them (timers and clocks read to the millisecond or so).
+  t.ok(times[3]! - times[0]! >= 55, `Page a: four calls over ${times[3]! - times[0]!} ms`)
   t.ok(order.indexOf('b1') < order.indexOf('a2'), `Page b does not wait for Page a (${order.join(' ')})`)
   t.ok(order.indexOf('b2') < order.indexOf('a3'), 'nor does its second call')
+})
+
+t.test('what a Page has waiting is counted in slots', async t => {
+  const pacer = createPacer(20, () => 1000)
+  const turns = [1, 2, 3, 4].map(() => pacer.turn('a', false))
+  await turns[0]
+  t.equal(pacer.aheadMs('a'), 20 + 2 * 20, 'the second turn\'s slot 20 ms away, then two more')
+  await Promise.all(turns)
+  t.equal(pacer.aheadMs('a'), 0, 'none waiting')
 })
 
 t.test('an urgent call (a reply) goes before every campaign call still waiting, after the urgent ones before it', async t => {
@@ -27,6 +36,22 @@ t.test('an urgent call (a reply) goes before every campaign call still waiting, 
   const replies = ['r1', 'r2'].map(name => pacer.turn('p', true).then(() => order.push(name)))
   await Promise.all([...waits, ...later, ...replies])
   t.same(order, ['r1', 'r2', 'c6', 'c7', 'c8'], 'the replies overtook the campaign calls waiting')
-  t.ok(pacer.aheadMs('p') <= 15, 'nothing left waiting')
+  t.equal(pacer.aheadMs('p'), 0, 'nothing left waiting')
   t.equal(pacer.aheadMs('unknown'), 0)
+})
+
+t.test('a turn given late keeps its slot, so the next ones make the lateness up; past CATCH_UP_MS the slots start again from now', async t => {
+  for (const [lateMs, caughtUp] of [[15, true], [35, false]] as const) {
+    let clock = 1000
+    const pacer = createPacer(10, () => clock)
+    await pacer.turn('p', false)
+    const released: string[] = []
+    const second = pacer.turn('p', false).then(() => released.push('second'))
+    const third = pacer.turn('p', false).then(() => released.push('third'))
+    clock += 10 + lateMs // the clock says the second turn's timer fired lateMs after its slot
+    await second
+    await new Promise(resolve => setImmediate(resolve))
+    t.equal(released.includes('third'), caughtUp, `late by ${lateMs} ms: the third turn ${caughtUp ? 'follows at once' : 'waits its spacing'}`)
+    await third
+  }
 })
