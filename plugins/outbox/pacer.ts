@@ -14,6 +14,12 @@ export function createPacer (spacingMs: number, now: () => number = Date.now) {
 
   function release (pageId: string, line: PageLine) {
     line.timer = undefined
+    // Node times a timer from the start of the loop turn that set it, so after a busy turn it can fire early.
+    const early = line.next - now()
+    if (early >= 1 && line.waiting.length > 0) {
+      line.timer = setTimeout(() => release(pageId, line), Math.ceil(early))
+      return
+    }
     const first = line.waiting.shift()
     if (first === undefined) return
     // A turn given a little late (a timer waits for whatever holds the thread, such as the embedded store's

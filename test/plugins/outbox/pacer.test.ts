@@ -17,12 +17,28 @@ t.test('a Page\'s calls go one spacing apart, each Page on its own', async t => 
 })
 
 t.test('what a Page has waiting is counted in slots', async t => {
-  const pacer = createPacer(20, () => 1000)
+  let frozen: number | undefined = 1000
+  const pacer = createPacer(20, () => frozen ?? Date.now())
   const turns = [1, 2, 3, 4].map(() => pacer.turn('a', false))
   await turns[0]
   t.equal(pacer.aheadMs('a'), 20 + 2 * 20, 'the second turn\'s slot 20 ms away, then two more')
+  frozen = undefined
   await Promise.all(turns)
   t.equal(pacer.aheadMs('a'), 0, 'none waiting')
+})
+
+t.test('a timer that fires before its slot (Node times it from the start of a busy loop turn) waits for the slot', async t => {
+  let clock = 1000
+  const pacer = createPacer(20, () => clock)
+  await pacer.turn('p', false)
+  let released = false
+  const second = pacer.turn('p', false).then(() => { released = true })
+  clock += 5 // the second turn's timer fires with its slot still 15 ms away
+  await new Promise(resolve => setTimeout(resolve, 40))
+  t.notOk(released, 'not released before its slot')
+  clock += 15
+  await second
+  t.ok(released, 'released at its slot')
 })
 
 t.test('an urgent call (a reply) goes before every campaign call still waiting, after the urgent ones before it', async t => {
@@ -52,6 +68,7 @@ t.test('a turn given late keeps its slot, so the next ones make the lateness up;
     await second
     await new Promise(resolve => setImmediate(resolve))
     t.equal(released.includes('third'), caughtUp, `late by ${lateMs} ms: the third turn ${caughtUp ? 'follows at once' : 'waits its spacing'}`)
+    clock += 10
     await third
   }
 })
