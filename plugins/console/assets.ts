@@ -36,7 +36,7 @@ ol.messages li.cards{background:none;padding:0;display:flex;flex-wrap:wrap;align
 ol.messages li.cards time{flex-basis:100%}form.inline{display:inline-block}
 .product{background:#fff;border:1px solid #dadde1;border-radius:8px;padding:.5rem;width:9.5rem;color:#1c1e21}
 .product strong{display:block}
-time{font-size:.75rem;opacity:.8;display:block}
+ol.messages time{font-size:.75rem;opacity:.8;display:block}
 progress{width:100%;height:1.2rem}
 svg{width:100%;max-width:36rem;height:auto;font-size:15px}svg text{fill:#1c1e21}svg line{stroke:#8a8d91}
 svg .series-0 rect{fill:#1877f2}svg .series-1 rect{fill:#2e7d32}svg .series-2 rect{fill:#b45309}svg .series-3 rect{fill:#7b1fa2}
