@@ -123,13 +123,17 @@ export function startSender (options: SenderOptions) {
     // passes, or at once when something is queued meanwhile (a reply then goes before the campaign rows waiting);
     // a conversation's next row waits in the store until the one in flight is settled.
     const ahead = Math.max(0, ...rows.map(row => pacer.aheadMs(row.pageId)))
+    const wakeUp = new Promise<'woken'>(resolve => { interrupt = () => resolve('woken') })
     if (ahead > CLAIM_AHEAD_MS) {
-      await new Promise<void>(resolve => {
-        const timer = setTimeout(() => { interrupt = undefined; resolve() }, ahead - CLAIM_AHEAD_MS)
-        interrupt = () => { clearTimeout(timer); interrupt = undefined; resolve() }
-      })
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([wakeUp, new Promise(resolve => { timer = setTimeout(resolve, ahead - CLAIM_AHEAD_MS) })])
+      clearTimeout(timer)
     }
-    while (inFlight.size > batch * 2) await Promise.race(inFlight)
+    // Calls piling up (a slow Graph) hold the next claim back, unless something was queued meanwhile.
+    while (inFlight.size > batch * 2) {
+      if (await Promise.race([wakeUp, ...inFlight]) === 'woken') break
+    }
+    interrupt = undefined
     return rows.length
   }
   let interrupt: (() => void) | undefined
