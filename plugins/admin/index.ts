@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import createError from '@fastify/error'
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
+import { isIsoTime } from '../core/iso-time.js'
 import { FacebookFailedError } from '../facebook/errors.js'
 import { subscribePages, unsubscribePage } from '../facebook/page-subscriptions.js'
 import { connectPageUrl } from '../tokens/connect-link.js'
@@ -40,14 +41,10 @@ const ConversationPage = Type.Object({
   nextCursor: Type.Union([Type.String(), Type.Null()])
 })
 
-const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
-
 function parseCursor (cursor: string): { at: string | null, psid: string } {
   try {
     const [at, psid] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
-    // Only what this API gives out: an ISO time as toISOString writes it (the database parses anything else its own way).
-    const isoTime = typeof at === 'string' && ISO_TIME.test(at) && !Number.isNaN(Date.parse(at)) && new Date(at).toISOString() === at
-    if ((at === null || isoTime) && typeof psid === 'string' && psid.length <= 64) return { at, psid }
+    if ((at === null || isIsoTime(at)) && typeof psid === 'string' && psid.length <= 64) return { at, psid }
   } catch {}
   throw new InvalidCursorError()
 }

@@ -9,6 +9,7 @@ import { CAMPAIGN_ACTIONS } from '../campaigns/index.js'
 import { csvList } from '../core/config.js'
 import { streamEvents } from '../core/event-stream.js'
 import { escapeHtml } from '../core/html.js'
+import { isIsoTime } from '../core/iso-time.js'
 import { handOverConversation } from '../facebook/thread-control.js'
 import { NoConversationError, queuePersonReply } from '../outbox/person-reply.js'
 import { totalOf } from '../store/analytics.js'
@@ -65,8 +66,7 @@ function decodeCursor (text: string | undefined): ListingCursor | undefined {
   if (text === undefined) return undefined
   try {
     const [at, pageId, psid] = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as unknown[]
-    const time = at === null || (typeof at === 'string' && !Number.isNaN(Date.parse(at)) && new Date(at).toISOString() === at)
-    if (time && typeof pageId === 'string' && /^[0-9]{1,32}$/.test(pageId) && typeof psid === 'string' && /^[0-9]{1,32}$/.test(psid)) {
+    if ((at === null || isIsoTime(at)) && typeof pageId === 'string' && /^[0-9]{1,32}$/.test(pageId) && typeof psid === 'string' && /^[0-9]{1,32}$/.test(psid)) {
       return { at: at as string | null, pageId, psid }
     }
   } catch {}

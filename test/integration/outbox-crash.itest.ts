@@ -80,6 +80,16 @@ async function twoReplicas (t: Test, databaseUrl: string) {
   return { baseA: base, emulator, a, b }
 }
 
+/** The campaign's progress once it has finished, or as it stands after `tries` reads 50 ms apart. */
+async function finishedCampaign (base: string, id: string, tries: number): Promise<Record<string, unknown>> {
+  let progress: Record<string, unknown> = {}
+  for (let i = 0; i < tries && progress.status !== 'finished'; i++) {
+    progress = (await admin(base, `/campaigns/${id}`)).body
+    if (progress.status !== 'finished') await sleep(50)
+  }
+  return progress
+}
+
 const counted = (emulator: FacebookEmulator) => {
   const seen = new Map<string, number>()
   for (const sent of emulator.sentMessages) seen.set(String(sent.message.text), (seen.get(String(sent.message.text)) ?? 0) + 1)
@@ -186,11 +196,7 @@ t.test('a campaign killed at about half, then restarted: each customer got it at
   emulator.setDelay(0)
 
   const second = await spawnService(t, env)
-  let progress: Record<string, unknown> = {}
-  for (let i = 0; i < 300 && progress.status !== 'finished'; i++) {
-    progress = (await admin(base, `/campaigns/${String(created.body.id)}`)).body
-    if (progress.status !== 'finished') await sleep(50)
-  }
+  const progress = await finishedCampaign(base, String(created.body.id), 300)
   second.child.kill('SIGTERM')
   await second.exited
   t.equal(progress.status, 'finished')
@@ -215,11 +221,7 @@ t.test('a campaign shared by two replicas on PostgreSQL, one stopped half-way: e
   for (let i = 0; i < 400 && got().length < customers.length / 2; i++) await sleep(20)
   b.child.kill('SIGTERM')
   t.equal((await b.exited)[0], 0, 'one replica stops half-way')
-  let progress: Record<string, unknown> = {}
-  for (let i = 0; i < 400 && progress.status !== 'finished'; i++) {
-    progress = (await admin(baseA, `/campaigns/${String(created.body.id)}`)).body
-    if (progress.status !== 'finished') await sleep(50)
-  }
+  const progress = await finishedCampaign(baseA, String(created.body.id), 400)
   a.child.kill('SIGTERM')
   await a.exited
   t.match(progress, { status: 'finished', total: customers.length, sent: customers.length })
