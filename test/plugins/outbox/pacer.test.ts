@@ -1,17 +1,14 @@
 import t from 'tap'
 import { createPacer } from '../../../plugins/outbox/pacer.js'
 
-t.test('a Page\'s calls go one spacing apart, each Page on its own', async t => {
+// The spacing itself is asserted on an injected clock below; real timers under load only show the order.
+t.test('each Page has its own line', async t => {
   const pacer = createPacer(20)
-  const started = Date.now()
-  const times: number[] = []
   const order: string[] = []
   await Promise.all([
-    ...[1, 2, 3, 4].map(n => pacer.turn('a', false).then(() => { times.push(Date.now() - started); order.push(`a${n}`) })),
+    ...[1, 2, 3, 4].map(n => pacer.turn('a', false).then(() => order.push(`a${n}`))),
     ...[1, 2].map(n => pacer.turn('b', false).then(() => order.push(`b${n}`)))
   ])
-  // Slots are 20 ms apart: four calls span three of them (timers and clocks read to the millisecond or so).
-  t.ok(times[3]! - times[0]! >= 55, `Page a: four calls over ${times[3]! - times[0]!} ms`)
   t.ok(order.indexOf('b1') < order.indexOf('a2'), `Page b does not wait for Page a (${order.join(' ')})`)
   t.ok(order.indexOf('b2') < order.indexOf('a3'), 'nor does its second call')
 })
